@@ -1,0 +1,3 @@
+module github.com/keycdc/keycdc
+
+go 1.26
