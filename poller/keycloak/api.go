@@ -93,10 +93,14 @@ func (c *Client) UserGroups(ctx context.Context, realm, id string, first, max in
 	return out, c.get(ctx, realm, routeUserGroups, adminPath(realm, "users", url.PathEscape(id), "groups"), q, &out)
 }
 
-// Groups lists one page of top-level groups (Keycloak 23+ returns no sub-groups here;
-// walk them with GroupChildren while SubGroupCount > 0).
+// Groups lists top-level groups (Keycloak 23+ returns no sub-groups here; walk them with
+// GroupChildren while SubGroupCount > 0). max <= 0 asks for all of them in one answer,
+// which Keycloak allows for this endpoint and which cannot shift while the realm changes.
 func (c *Client) Groups(ctx context.Context, realm string, first, max int) ([]Group, error) {
-	q := page(first, max)
+	q := url.Values{}
+	if max > 0 {
+		q = page(first, max)
+	}
 	q.Set("briefRepresentation", "true")
 	var out []Group
 	return out, c.get(ctx, realm, routeGroups, adminPath(realm, "groups"), q, &out)
@@ -167,10 +171,15 @@ func (c *Client) ClientRoleUsers(ctx context.Context, realm, clientUUID, roleNam
 	return out, c.get(ctx, realm, routeClientRoleUsers, path, q, &out)
 }
 
-// Clients lists one page of clients ordered by clientId.
+// Clients lists clients ordered by clientId. max <= 0 asks for all of them in one answer,
+// which Keycloak allows for this endpoint and which cannot shift while the realm changes.
 func (c *Client) Clients(ctx context.Context, realm string, first, max int) ([]ClientRep, error) {
 	var out []ClientRep
-	return out, c.get(ctx, realm, routeClients, adminPath(realm, "clients"), page(first, max), &out)
+	var q url.Values
+	if max > 0 {
+		q = page(first, max)
+	}
+	return out, c.get(ctx, realm, routeClients, adminPath(realm, "clients"), q, &out)
 }
 
 // Client reads one client by UUID.

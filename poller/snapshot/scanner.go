@@ -1,0 +1,391 @@
+package snapshot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/keycdc/keycdc/poller/keycloak"
+	"github.com/keycdc/keycdc/schemas"
+)
+
+// source is what the scanner reads of Keycloak: the list and point-lookup calls of
+// *keycloak.Client that a scan uses.
+type source interface {
+	Users(ctx context.Context, realm string, enabled bool, first, max int) ([]keycloak.User, error)
+	UsersCount(ctx context.Context, realm string, enabled bool) (int, error)
+	User(ctx context.Context, realm, id string) (keycloak.User, error)
+	UserRoleMappings(ctx context.Context, realm, id string) (keycloak.Mappings, error)
+	UserGroups(ctx context.Context, realm, id string, first, max int) ([]keycloak.Group, error)
+	Groups(ctx context.Context, realm string, first, max int) ([]keycloak.Group, error)
+	Group(ctx context.Context, realm, id string) (keycloak.Group, error)
+	GroupChildren(ctx context.Context, realm, id string, first, max int) ([]keycloak.Group, error)
+	GroupMembers(ctx context.Context, realm, id string, first, max int) ([]keycloak.User, error)
+	RealmRoles(ctx context.Context, realm string) ([]keycloak.Role, error)
+	ClientRoles(ctx context.Context, realm, clientUUID string) ([]keycloak.Role, error)
+	RoleByID(ctx context.Context, realm, id string) (keycloak.Role, error)
+	RoleComposites(ctx context.Context, realm, id string) ([]keycloak.Role, error)
+	RealmRoleUsers(ctx context.Context, realm, roleName string, first, max int) ([]keycloak.User, error)
+	ClientRoleUsers(ctx context.Context, realm, clientUUID, roleName string, first, max int) ([]keycloak.User, error)
+	Clients(ctx context.Context, realm string, first, max int) ([]keycloak.ClientRep, error)
+	Client(ctx context.Context, realm, uuid string) (keycloak.ClientRep, error)
+	ServiceAccountUser(ctx context.Context, realm, clientUUID string) (keycloak.User, error)
+}
+
+// committer makes a chunk of changes durable (one Kafka transaction, in keycdc). The
+// scanner calls it with at most MaxBatch changes at a time, in the order they must apply.
+type committer interface {
+	Commit(ctx context.Context, changes []schemas.Change) error
+}
+
+// Tables returns the entity tables that a Scanner writes, in the order of the ADR.
+func Tables() []*schemas.Table {
+	return []*schemas.Table{
+		schemas.User, schemas.UserAttribute, schemas.UserRealmRole, schemas.UserClientRole,
+		schemas.UserRequiredAction, schemas.Group, schemas.GroupMember, schemas.Role,
+		schemas.RoleComposite, schemas.Client,
+	}
+}
+
+// Option configures a Scanner.
+type Option func(*Scanner)
+
+// PageSize is the number of entities asked for per page. Default 500.
+func PageSize(n int) Option { return func(s *Scanner) { s.pageSize = n } }
+
+// Concurrency is the number of fetching goroutines (the Keycloak client bounds requests in
+// flight separately). Default 8.
+func Concurrency(n int) Option { return func(s *Scanner) { s.workers = n } }
+
+// MaxBatch bounds the number of changes handed to the committer at once. Default 5000.
+func MaxBatch(n int) Option { return func(s *Scanner) { s.maxBatch = n } }
+
+// MaxBatchAge bounds how long changes wait in the buffer before being committed. Default 2s.
+func MaxBatchAge(d time.Duration) Option { return func(s *Scanner) { s.maxAge = d } }
+
+// Logger receives progress lines during long scans. Default: discard.
+func Logger(l *slog.Logger) Option { return func(s *Scanner) { s.log = l } }
+
+// Only restricts the scanner to the named tables (sync.tables). Default: all.
+func Only(tables ...*schemas.Table) Option {
+	return func(s *Scanner) {
+		s.only = map[string]bool{}
+		for _, t := range tables {
+			s.only[t.Name()] = true
+		}
+	}
+}
+
+// Scanner turns full scans and targeted refreshes of one realm into change data: it keeps
+// an image of what the realm's topics hold and emits only differences, with tombstones for
+// rows whose disappearance a point lookup confirmed.
+//
+// A Scanner is not safe for concurrent use. After any error from Scan or Refresh its image
+// may be ahead of what was committed: discard it and build a new one with Restore.
+type Scanner struct {
+	kc       source
+	realm    string
+	pageSize int
+	workers  int
+	maxBatch int
+	maxAge   time.Duration
+	log      *slog.Logger
+	only     map[string]bool
+
+	img *image
+	// defs is what the last definitions pass learnt (clients, roles, service accounts).
+	defs *definitions
+	// groupParent maps every known group to its parent ("" for top level), to find the
+	// descendants of a deleted group, which Keycloak deletes without events of their own.
+	groupParent map[string]string
+	broken      error
+}
+
+// New returns a Scanner of realm with an empty image.
+func New(kc source, realm string, opts ...Option) (*Scanner, error) {
+	s := &Scanner{
+		kc: kc, realm: realm, pageSize: 500, workers: 8, maxBatch: 5000, maxAge: 2 * time.Second,
+		log: slog.New(slog.DiscardHandler), img: newImage(), groupParent: map[string]string{},
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	var errs []error
+	if kc == nil {
+		errs = append(errs, errors.New("snapshot: nil Keycloak client"))
+	}
+	if realm == "" {
+		errs = append(errs, errors.New("snapshot: empty realm"))
+	}
+	if s.pageSize < 1 {
+		errs = append(errs, fmt.Errorf("snapshot: PageSize must be at least 1, got %d", s.pageSize))
+	}
+	if s.workers < 1 {
+		errs = append(errs, fmt.Errorf("snapshot: Concurrency must be at least 1, got %d", s.workers))
+	}
+	if s.maxBatch < 1 {
+		errs = append(errs, fmt.Errorf("snapshot: MaxBatch must be at least 1, got %d", s.maxBatch))
+	}
+	if s.maxAge <= 0 {
+		errs = append(errs, fmt.Errorf("snapshot: MaxBatchAge must be positive, got %v", s.maxAge))
+	}
+	return s, errors.Join(errs...)
+}
+
+func (s *Scanner) wants(t *schemas.Table) bool { return s.only == nil || s.only[t.Name()] }
+
+// Restore feeds the image one record read back from a table topic: key and value are Avro
+// bodies without the wire header, value nil for a tombstone. Records must come in topic
+// order per key.
+func (s *Scanner) Restore(t *schemas.Table, key, value []byte) error {
+	if value == nil {
+		_, err := s.img.del(t.Name(), key)
+		if t == schemas.Group {
+			if owner, _, err := splitKey(key); err == nil {
+				delete(s.groupParent, string(owner))
+			}
+		}
+		return err
+	}
+	if _, err := s.img.put(t.Name(), key, value); err != nil {
+		return err
+	}
+	if t == schemas.Group {
+		row, err := schemas.Group.DecodeValue(value)
+		if err != nil {
+			return fmt.Errorf("restore group: %w", err)
+		}
+		id, _ := row["id"].(string)
+		parent, _ := row["parent_id"].(string)
+		s.groupParent[id] = parent
+	}
+	return nil
+}
+
+// Rows returns the number of rows the image holds for t.
+func (s *Scanner) Rows(t *schemas.Table) int { return s.img.rows(t.Name()) }
+
+// Stats counts what a scan or refresh wrote.
+type Stats struct {
+	Upserts    map[string]int // by table
+	Tombstones map[string]int
+	Lookups    int // point lookups made to confirm or refresh owners
+	Duration   time.Duration
+}
+
+func (st *Stats) total() (n int) {
+	for _, v := range st.Upserts {
+		n += v
+	}
+	for _, v := range st.Tombstones {
+		n += v
+	}
+	return n
+}
+
+// part is the new state of some rows of one table.
+type part struct {
+	table *schemas.Table
+	// changes are upserts (Value != nil) or tombstones (Value == nil).
+	changes []schemas.Change
+	// owner, when set, says changes are every row owner has in table: rows of owner the
+	// image holds and changes lack are gone.
+	owner   string
+	replace bool
+	// deleteOwner drops every row of owner in table.
+	deleteOwner bool
+	// seen marks rows (keys) as seen without changing them.
+	seen [][]byte
+}
+
+// frag is what a fetching task sends to the diff loop: parts of rows, and facts learnt on
+// the way, applied in the diff loop's goroutine so that no state needs a lock.
+type frag struct {
+	parts []part
+	fact  func(*Scanner)
+	// late builds more parts from the scanner's state, in the diff loop.
+	late func(*Scanner) []part
+}
+
+// differ applies fragments to the image and buffers the resulting changes for the committer.
+type differ struct {
+	s       *Scanner
+	c       committer
+	buf     []schemas.Change
+	started time.Time // when the oldest buffered change arrived
+	stats   Stats
+	// changed collects the ids of entities whose row changed (for follow-up work).
+	changed map[string]map[string]bool
+}
+
+func newDiffer(s *Scanner, c committer) *differ {
+	return &differ{s: s, c: c, stats: Stats{Upserts: map[string]int{}, Tombstones: map[string]int{}},
+		changed: map[string]map[string]bool{}}
+}
+
+func (d *differ) markChanged(t *schemas.Table, key []byte) {
+	owner, _, err := splitKey(key)
+	if err != nil {
+		return
+	}
+	m := d.changed[t.Name()]
+	if m == nil {
+		m = map[string]bool{}
+		d.changed[t.Name()] = m
+	}
+	m[string(owner)] = true
+}
+
+func (d *differ) apply(ctx context.Context, f frag) error {
+	if f.fact != nil {
+		f.fact(d.s)
+	}
+	if f.late != nil {
+		f.parts = append(f.parts, f.late(d.s)...)
+	}
+	for _, p := range f.parts {
+		if !d.s.wants(p.table) {
+			continue
+		}
+		if err := d.applyPart(ctx, p); err != nil {
+			return err
+		}
+	}
+	return d.maybeFlush(ctx)
+}
+
+func (d *differ) applyPart(ctx context.Context, p part) error {
+	name := p.table.Name()
+	img := d.s.img
+	for _, k := range p.seen {
+		img.markSeen(name, k)
+	}
+	if p.deleteOwner {
+		for _, k := range img.keysOf(name, p.owner) {
+			if err := d.tombstone(p.table, k); err != nil {
+				return err
+			}
+		}
+	}
+	var keep map[string]bool
+	if p.replace {
+		keep = make(map[string]bool, len(p.changes))
+	}
+	for _, c := range p.changes {
+		if c.Value == nil {
+			if err := d.tombstone(p.table, c.Key); err != nil {
+				return err
+			}
+			continue
+		}
+		if keep != nil {
+			keep[string(c.Key)] = true
+		}
+		out, err := img.put(name, c.Key, c.Value)
+		if err != nil {
+			return err
+		}
+		if out != unchanged {
+			d.emit(c)
+			d.stats.Upserts[name]++
+			d.markChanged(p.table, c.Key)
+		}
+	}
+	if p.replace {
+		for _, k := range img.keysOf(name, p.owner) {
+			if !keep[string(k)] {
+				if err := d.tombstone(p.table, k); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func (d *differ) tombstone(t *schemas.Table, key []byte) error {
+	held, err := d.s.img.del(t.Name(), key)
+	if err != nil || !held {
+		return err
+	}
+	if t == schemas.Group {
+		if owner, _, err := splitKey(key); err == nil {
+			delete(d.s.groupParent, string(owner))
+		}
+	}
+	d.emit(schemas.Change{Table: t, Key: key})
+	d.stats.Tombstones[t.Name()]++
+	d.markChanged(t, key)
+	return nil
+}
+
+func (d *differ) emit(c schemas.Change) {
+	if len(d.buf) == 0 {
+		d.started = time.Now()
+	}
+	d.buf = append(d.buf, c)
+}
+
+func (d *differ) maybeFlush(ctx context.Context) error {
+	if len(d.buf) >= d.s.maxBatch || (len(d.buf) > 0 && time.Since(d.started) >= d.s.maxAge) {
+		return d.flush(ctx)
+	}
+	return nil
+}
+
+func (d *differ) flush(ctx context.Context) error {
+	for len(d.buf) > 0 {
+		n := min(len(d.buf), d.s.maxBatch)
+		if err := d.c.Commit(ctx, d.buf[:n]); err != nil {
+			d.s.broken = err
+			return err
+		}
+		d.buf = d.buf[n:]
+	}
+	d.buf = nil
+	return nil
+}
+
+// stage runs tasks on the worker pool and applies what they send, in this goroutine.
+func (s *Scanner) stage(ctx context.Context, d *differ, progress func(), seed ...task) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	out := make(chan frag, 4*s.workers)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- runPool(ctx, s.workers, out, seed)
+		close(out)
+	}()
+	tick := time.NewTicker(5 * time.Second)
+	defer tick.Stop()
+	var derr error
+	for {
+		select {
+		case f, ok := <-out:
+			if !ok {
+				perr := <-errc
+				if derr != nil {
+					return derr
+				}
+				return perr
+			}
+			if derr != nil {
+				continue // draining after a failure
+			}
+			if derr = d.apply(ctx, f); derr != nil {
+				cancel()
+			}
+		case <-tick.C:
+			if derr == nil {
+				if derr = d.maybeFlush(ctx); derr != nil {
+					cancel()
+				}
+			}
+			if progress != nil {
+				progress()
+			}
+		}
+	}
+}
