@@ -1,0 +1,3 @@
+package kctwin
+
+func (t *Twin) controlRoutes() {}

@@ -1,0 +1,561 @@
+package kctwin
+
+import (
+	"slices"
+	"strings"
+	"sync/atomic"
+)
+
+// The twin's own model of a realm. It shares no types with keycdc's Keycloak client on
+// purpose: both are written from Keycloak's documented behaviour, so a misreading in one
+// shows up as a test failure instead of being baked into both.
+//
+// All fields are guarded by Twin.mu, except the cached JSON of users (atomic) which readers
+// fill under the read lock.
+
+type realm struct {
+	id, name    string
+	displayName string
+	enabled     bool
+
+	eventsEnabled             bool
+	eventsExpiration          int64 // seconds; 0 = never
+	eventsListeners           []string
+	enabledEventTypes         []string
+	adminEventsEnabled        bool
+	adminEventsDetailsEnabled bool
+	attributes                map[string]string // realm attributes, incl. adminEventsExpiration
+
+	users     map[string]*user // by id
+	byName    []*user          // all users, sorted by username
+	humans    []*user          // users without a service-account link, sorted by username
+	groups    map[string]*group
+	top       []*group           // top-level groups sorted by name
+	roles     map[string]*role   // by id
+	realmRole map[string]*role   // realm roles by name
+	realmList []*role            // realm roles sorted by name
+	clients   map[string]*client // by uuid
+	byClient  map[string]*client // by clientId
+	clientLst []*client          // sorted by clientId
+
+	defaultRole *role
+	poller      *client // the confidential client handed to keycdc
+
+	events      []*event      // sorted by (time, id)
+	adminEvents []*adminEvent // sorted by (time, id)
+}
+
+type attr struct {
+	key    string
+	values []string
+}
+
+type user struct {
+	id, username, email, firstName, lastName string
+	enabled, emailVerified                   bool
+	created                                  int64
+	federationLink                           string
+	saClient                                 *client // non-nil: service-account user of this client
+	attrs                                    []attr  // sorted by key
+	requiredActions                          []string
+	roles                                    []*role  // direct realm and client role mappings
+	groups                                   []*group // direct memberships
+	password                                 string
+
+	full  atomic.Pointer[[]byte] // cached full representation without "access" and closing brace
+	brief atomic.Pointer[[]byte] // same for the brief representation
+}
+
+func (u *user) invalidate() {
+	u.full.Store(nil)
+	u.brief.Store(nil)
+}
+
+type group struct {
+	id, name, description string
+	parent                *group
+	children              []*group // sorted by name
+	members               []*user  // direct members sorted by username
+	attrs                 []attr
+	roles                 []*role
+}
+
+func (g *group) path() string {
+	if g.parent == nil {
+		return "/" + g.name
+	}
+	return g.parent.path() + "/" + g.name
+}
+
+type role struct {
+	id, name, description string
+	client                *client // nil for realm roles
+	composites            []*role
+	users                 []*user // users holding the role directly, sorted by username
+	attrs                 []attr
+}
+
+func (r *role) containerID(rm *realm) string {
+	if r.client != nil {
+		return r.client.id
+	}
+	return rm.id
+}
+
+type client struct {
+	id, clientID, name, description string
+	enabled, public, bearerOnly     bool
+	serviceAccounts                 bool
+	standardFlow, directAccess      bool
+	protocol, rootURL, baseURL      string
+	secret                          string
+	redirectURIs, webOrigins        []string
+	attributes                      map[string]string
+	roles                           map[string]*role // by name
+	roleList                        []*role          // sorted by name
+	saUser                          *user
+}
+
+func (c *client) confidential() bool { return !c.public && !c.bearerOnly }
+
+type kv struct{ k, v string }
+
+type event struct {
+	id        string
+	time      int64
+	typ       string
+	realmID   string
+	clientID  string
+	userID    string
+	sessionID string
+	ipAddress string
+	err       string
+	details   []kv
+}
+
+type adminEvent struct {
+	id             string
+	time           int64
+	realmID        string
+	authRealmID    string
+	authClientID   string
+	authUserID     string
+	authIP         string
+	operationType  string
+	resourceType   string
+	resourcePath   string
+	representation string
+	hasRep         bool
+	err            string
+	details        []kv
+}
+
+func newRealm(id, name string) *realm {
+	return &realm{
+		id: id, name: name, enabled: true,
+		attributes: map[string]string{},
+		users:      map[string]*user{},
+		groups:     map[string]*group{},
+		roles:      map[string]*role{},
+		realmRole:  map[string]*role{},
+		clients:    map[string]*client{},
+		byClient:   map[string]*client{},
+	}
+}
+
+// --- sorted-slice helpers -----------------------------------------------------------
+
+func cmpUser(a *user, name string) int { return strings.Compare(a.username, name) }
+
+func insertUser(s []*user, u *user) []*user {
+	i, found := slices.BinarySearchFunc(s, u.username, cmpUser)
+	if found && s[i] == u {
+		return s
+	}
+	return slices.Insert(s, i, u)
+}
+
+func removeUser(s []*user, u *user) []*user {
+	i, found := slices.BinarySearchFunc(s, u.username, cmpUser)
+	if found && s[i] == u {
+		return slices.Delete(s, i, i+1)
+	}
+	if j := slices.Index(s, u); j >= 0 {
+		return slices.Delete(s, j, j+1)
+	}
+	return s
+}
+
+func containsUser(s []*user, u *user) bool {
+	i, found := slices.BinarySearchFunc(s, u.username, cmpUser)
+	return found && s[i] == u
+}
+
+func cmpGroupName(a *group, name string) int { return strings.Compare(a.name, name) }
+
+func insertGroup(s []*group, g *group) []*group {
+	i, _ := slices.BinarySearchFunc(s, g.name, cmpGroupName)
+	return slices.Insert(s, i, g)
+}
+
+func removeGroup(s []*group, g *group) []*group {
+	if j := slices.Index(s, g); j >= 0 {
+		return slices.Delete(s, j, j+1)
+	}
+	return s
+}
+
+func cmpRoleName(a *role, name string) int { return strings.Compare(a.name, name) }
+
+func insertRole(s []*role, r *role) []*role {
+	i, _ := slices.BinarySearchFunc(s, r.name, cmpRoleName)
+	return slices.Insert(s, i, r)
+}
+
+func removeRole(s []*role, r *role) []*role {
+	if j := slices.Index(s, r); j >= 0 {
+		return slices.Delete(s, j, j+1)
+	}
+	return s
+}
+
+func cmpClientID(a *client, id string) int { return strings.Compare(a.clientID, id) }
+
+// --- index maintenance -------------------------------------------------------------
+
+func (rm *realm) userByName(name string) *user {
+	i, found := slices.BinarySearchFunc(rm.byName, name, cmpUser)
+	if found {
+		return rm.byName[i]
+	}
+	return nil
+}
+
+func (rm *realm) userByEmail(email string) *user {
+	if email == "" {
+		return nil
+	}
+	for _, u := range rm.byName {
+		if strings.EqualFold(u.email, email) {
+			return u
+		}
+	}
+	return nil
+}
+
+func (rm *realm) addUser(u *user) {
+	rm.users[u.id] = u
+	rm.byName = insertUser(rm.byName, u)
+	if u.saClient == nil {
+		rm.humans = insertUser(rm.humans, u)
+	}
+}
+
+// renameUser moves u to its new place in every index sorted by username.
+func (rm *realm) renameUser(u *user, newName string) {
+	rm.byName = removeUser(rm.byName, u)
+	if u.saClient == nil {
+		rm.humans = removeUser(rm.humans, u)
+	}
+	for _, g := range u.groups {
+		g.members = removeUser(g.members, u)
+	}
+	for _, r := range u.roles {
+		r.users = removeUser(r.users, u)
+	}
+	u.username = newName
+	rm.byName = insertUser(rm.byName, u)
+	if u.saClient == nil {
+		rm.humans = insertUser(rm.humans, u)
+	}
+	for _, g := range u.groups {
+		g.members = insertUser(g.members, u)
+	}
+	for _, r := range u.roles {
+		r.users = insertUser(r.users, u)
+	}
+}
+
+func (rm *realm) deleteUser(u *user) {
+	delete(rm.users, u.id)
+	rm.byName = removeUser(rm.byName, u)
+	rm.humans = removeUser(rm.humans, u)
+	for _, g := range u.groups {
+		g.members = removeUser(g.members, u)
+	}
+	for _, r := range u.roles {
+		r.users = removeUser(r.users, u)
+	}
+	if u.saClient != nil && u.saClient.saUser == u {
+		u.saClient.saUser = nil
+	}
+}
+
+func (rm *realm) joinGroup(u *user, g *group) bool {
+	if slices.Contains(u.groups, g) {
+		return false
+	}
+	u.groups = append(u.groups, g)
+	g.members = insertUser(g.members, u)
+	return true
+}
+
+func (rm *realm) leaveGroup(u *user, g *group) bool {
+	if !slices.Contains(u.groups, g) {
+		return false
+	}
+	u.groups = removeGroup(u.groups, g)
+	g.members = removeUser(g.members, u)
+	return true
+}
+
+func (rm *realm) grant(u *user, r *role) bool {
+	if slices.Contains(u.roles, r) {
+		return false
+	}
+	u.roles = append(u.roles, r)
+	r.users = insertUser(r.users, u)
+	return true
+}
+
+func (rm *realm) revoke(u *user, r *role) bool {
+	if !slices.Contains(u.roles, r) {
+		return false
+	}
+	u.roles = removeRole(u.roles, r)
+	r.users = removeUser(r.users, u)
+	return true
+}
+
+func (rm *realm) addGroup(g *group) {
+	rm.groups[g.id] = g
+	if g.parent == nil {
+		rm.top = insertGroup(rm.top, g)
+	} else {
+		g.parent.children = insertGroup(g.parent.children, g)
+	}
+}
+
+func (rm *realm) renameGroup(g *group, name string) {
+	if g.parent == nil {
+		rm.top = removeGroup(rm.top, g)
+	} else {
+		g.parent.children = removeGroup(g.parent.children, g)
+	}
+	g.name = name
+	if g.parent == nil {
+		rm.top = insertGroup(rm.top, g)
+	} else {
+		g.parent.children = insertGroup(g.parent.children, g)
+	}
+}
+
+// deleteGroup removes g and its whole subtree, with every membership in it.
+func (rm *realm) deleteGroup(g *group) {
+	for _, c := range slices.Clone(g.children) {
+		rm.deleteGroup(c)
+	}
+	for _, u := range slices.Clone(g.members) {
+		rm.leaveGroup(u, g)
+	}
+	if g.parent == nil {
+		rm.top = removeGroup(rm.top, g)
+	} else {
+		g.parent.children = removeGroup(g.parent.children, g)
+	}
+	delete(rm.groups, g.id)
+}
+
+func (rm *realm) addRole(r *role) {
+	rm.roles[r.id] = r
+	if r.client == nil {
+		rm.realmRole[r.name] = r
+		rm.realmList = insertRole(rm.realmList, r)
+	} else {
+		r.client.roles[r.name] = r
+		r.client.roleList = insertRole(r.client.roleList, r)
+	}
+}
+
+func (rm *realm) renameRole(r *role, name string) {
+	if r.client == nil {
+		delete(rm.realmRole, r.name)
+		rm.realmList = removeRole(rm.realmList, r)
+		r.name = name
+		rm.realmRole[name] = r
+		rm.realmList = insertRole(rm.realmList, r)
+	} else {
+		c := r.client
+		delete(c.roles, r.name)
+		c.roleList = removeRole(c.roleList, r)
+		r.name = name
+		c.roles[name] = r
+		c.roleList = insertRole(c.roleList, r)
+	}
+}
+
+// deleteRole removes r, its mappings, its use as a composite child and group mappings.
+func (rm *realm) deleteRole(r *role) {
+	for _, u := range slices.Clone(r.users) {
+		rm.revoke(u, r)
+	}
+	for _, o := range rm.roles {
+		o.composites = removeRole(o.composites, r)
+	}
+	for _, g := range rm.groups {
+		g.roles = removeRole(g.roles, r)
+	}
+	delete(rm.roles, r.id)
+	if r.client == nil {
+		delete(rm.realmRole, r.name)
+		rm.realmList = removeRole(rm.realmList, r)
+	} else {
+		delete(r.client.roles, r.name)
+		r.client.roleList = removeRole(r.client.roleList, r)
+	}
+}
+
+func (rm *realm) addClient(c *client) {
+	if c.roles == nil {
+		c.roles = map[string]*role{}
+	}
+	if c.attributes == nil {
+		c.attributes = map[string]string{}
+	}
+	rm.clients[c.id] = c
+	rm.byClient[c.clientID] = c
+	i, _ := slices.BinarySearchFunc(rm.clientLst, c.clientID, cmpClientID)
+	rm.clientLst = slices.Insert(rm.clientLst, i, c)
+}
+
+func (rm *realm) renameClient(c *client, clientID string) {
+	delete(rm.byClient, c.clientID)
+	if j := slices.Index(rm.clientLst, c); j >= 0 {
+		rm.clientLst = slices.Delete(rm.clientLst, j, j+1)
+	}
+	c.clientID = clientID
+	rm.byClient[clientID] = c
+	i, _ := slices.BinarySearchFunc(rm.clientLst, c.clientID, cmpClientID)
+	rm.clientLst = slices.Insert(rm.clientLst, i, c)
+}
+
+// deleteClient removes c, its roles and its service-account user.
+func (rm *realm) deleteClient(c *client) {
+	for _, r := range slices.Clone(c.roleList) {
+		rm.deleteRole(r)
+	}
+	if c.saUser != nil {
+		rm.deleteUser(c.saUser)
+	}
+	delete(rm.clients, c.id)
+	delete(rm.byClient, c.clientID)
+	if j := slices.Index(rm.clientLst, c); j >= 0 {
+		rm.clientLst = slices.Delete(rm.clientLst, j, j+1)
+	}
+	if rm.poller == c {
+		rm.poller = nil
+	}
+}
+
+// effectiveRoles returns the roles u holds directly, through groups (and their ancestors)
+// and through composites, each once.
+func (rm *realm) effectiveRoles(u *user) map[*role]bool {
+	out := map[*role]bool{}
+	var add func(r *role)
+	add = func(r *role) {
+		if out[r] {
+			return
+		}
+		out[r] = true
+		for _, c := range r.composites {
+			add(c)
+		}
+	}
+	for _, r := range u.roles {
+		add(r)
+	}
+	for _, g := range u.groups {
+		for p := g; p != nil; p = p.parent {
+			for _, r := range p.roles {
+				add(r)
+			}
+		}
+	}
+	return out
+}
+
+// expandComposites returns roles and everything they contain, each once.
+func expandComposites(roles []*role) map[*role]bool {
+	out := map[*role]bool{}
+	var add func(r *role)
+	add = func(r *role) {
+		if out[r] {
+			return
+		}
+		out[r] = true
+		for _, c := range r.composites {
+			add(c)
+		}
+	}
+	for _, r := range roles {
+		add(r)
+	}
+	return out
+}
+
+func setAttr(attrs []attr, key string, values []string) []attr {
+	i, found := slices.BinarySearchFunc(attrs, key, func(a attr, k string) int { return strings.Compare(a.key, k) })
+	if len(values) == 0 {
+		if found {
+			return slices.Delete(attrs, i, i+1)
+		}
+		return attrs
+	}
+	if found {
+		attrs[i].values = values
+		return attrs
+	}
+	return slices.Insert(attrs, i, attr{key: key, values: values})
+}
+
+func attrsFromMap(m map[string][]string) []attr {
+	var out []attr
+	for k, v := range m {
+		out = setAttr(out, k, slices.Clone(v))
+	}
+	return out
+}
+
+func attrsToMap(a []attr) map[string][]string {
+	if len(a) == 0 {
+		return nil
+	}
+	m := make(map[string][]string, len(a))
+	for _, x := range a {
+		m[x.key] = slices.Clone(x.values)
+	}
+	return m
+}
+
+// reindex rebuilds every username-sorted index after a bulk load that appended without
+// keeping order.
+func (rm *realm) reindex() {
+	rm.byName = rm.byName[:0]
+	rm.humans = rm.humans[:0]
+	for _, u := range rm.users {
+		rm.byName = append(rm.byName, u)
+	}
+	byUsername := func(a, b *user) int { return strings.Compare(a.username, b.username) }
+	slices.SortFunc(rm.byName, byUsername)
+	for _, u := range rm.byName {
+		if u.saClient == nil {
+			rm.humans = append(rm.humans, u)
+		}
+	}
+	for _, g := range rm.groups {
+		slices.SortFunc(g.members, byUsername)
+	}
+	for _, r := range rm.roles {
+		slices.SortFunc(r.users, byUsername)
+	}
+}
