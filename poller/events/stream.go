@@ -284,15 +284,15 @@ const day = 24 * time.Hour
 // window of dates wide enough for any time zone; the events inside [lo, hi) are kept,
 // sorted, and written; windows end at UTC midnights until the last one, which reaches now.
 func (s *Stream) pollByDay(ctx context.Context, w *writer, lo int64) error {
+	window := time.UnixMilli(lo).UTC().Truncate(day) // the UTC day this window ends with
 	for {
-		loDay := time.UnixMilli(lo).UTC().Truncate(day)
 		now := s.now()
-		q := keycloak.EventsQuery{DateFrom: loDay.Add(-day).Format(time.DateOnly)}
+		q := keycloak.EventsQuery{DateFrom: time.UnixMilli(lo).UTC().Truncate(day).Add(-day).Format(time.DateOnly)}
 		hi := int64(1<<63 - 1)
-		last := now.Sub(loDay) <= 2*day
+		last := now.Sub(window) <= 2*day
 		if !last {
-			hi = loDay.Add(day).UnixMilli()
-			q.DateTo = loDay.Add(2 * day).Format(time.DateOnly)
+			hi = window.Add(day).UnixMilli()
+			q.DateTo = window.Add(2 * day).Format(time.DateOnly)
 		}
 		recs, err := s.readNewestFirst(ctx, q, lo, hi)
 		if err != nil {
@@ -308,6 +308,7 @@ func (s *Stream) pollByDay(ctx context.Context, w *writer, lo int64) error {
 		if err := w.advance(ctx, hi); err != nil {
 			return err
 		}
+		window = window.Add(day)
 		lo = hi - s.overlap.Milliseconds()
 	}
 }
