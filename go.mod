@@ -2,7 +2,10 @@ module github.com/keycdc/keycdc
 
 go 1.26
 
-require github.com/hamba/avro/v2 v2.31.0
+require (
+	github.com/hamba/avro/v2 v2.31.0
+	github.com/twmb/franz-go/pkg/sr v1.8.0
+)
 
 require (
 	github.com/go-viper/mapstructure/v2 v2.4.0 // indirect
