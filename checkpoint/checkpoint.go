@@ -79,22 +79,13 @@ func (s *Store) Load(ctx context.Context, key string) (Position, error) {
 		return nil, fmt.Errorf("load checkpoint %q: %w", key, err)
 	}
 	adm := kadm.NewClient(s.cl) // a view of cl; closing it would close cl
-	starts, err := adm.ListStartOffsets(ctx, s.topic)
-	if err == nil {
-		err = starts.Error()
-	}
+	starts, err := listed(adm.ListStartOffsets(ctx, s.topic))
 	if err != nil {
-		return nil, fmt.Errorf("load checkpoint %q: list start offsets of %s: %w", key, s.topic, err)
+		return nil, fmt.Errorf("load checkpoint %q: list start offsets: %w", key, err)
 	}
-	ends, err := adm.ListEndOffsets(ctx, s.topic)
-	if err == nil {
-		err = ends.Error()
-	}
+	ends, err := listed(adm.ListEndOffsets(ctx, s.topic))
 	if err != nil {
-		return nil, fmt.Errorf("load checkpoint %q: list end offsets of %s: %w", key, s.topic, err)
-	}
-	if _, ok := ends[s.topic]; !ok {
-		return nil, fmt.Errorf("load checkpoint %q: topic %s does not exist", key, s.topic)
+		return nil, fmt.Errorf("load checkpoint %q: list end offsets: %w", key, err)
 	}
 
 	end := map[int32]int64{} // high watermark of each partition with records
@@ -147,6 +138,24 @@ func (s *Store) Load(ctx context.Context, key string) (Position, error) {
 		return nil, fmt.Errorf("load checkpoint %q from %s: %w", key, s.topic, err)
 	}
 	return pos, nil
+}
+
+// listed turns the per-partition errors of a kadm offset listing into one error, naming a
+// missing topic as such.
+func listed(offsets kadm.ListedOffsets, err error) (kadm.ListedOffsets, error) {
+	if err != nil {
+		return nil, err
+	}
+	var errs []error
+	offsets.Each(func(o kadm.ListedOffset) {
+		switch {
+		case errors.Is(o.Err, kerr.UnknownTopicOrPartition):
+			errs = append(errs, fmt.Errorf("topic %s does not exist", o.Topic))
+		case o.Err != nil:
+			errs = append(errs, fmt.Errorf("topic %s partition %d: %w", o.Topic, o.Partition, o.Err))
+		}
+	})
+	return offsets, errors.Join(errs...)
 }
 
 // checkClient refuses a client Load cannot use correctly (see LoadOpts).

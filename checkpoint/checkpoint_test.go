@@ -361,8 +361,9 @@ func TestMisuse(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "ReadCommitted") || !strings.Contains(err.Error(), "KeepControlRecords") {
 		t.Errorf("Load through a plain client: err = %v", err)
 	}
-	if _, err := NewStore(e.client(LoadOpts()...), "k.missing").Load(context.Background(), "acme"); err == nil {
-		t.Error("Load from a missing topic succeeded")
+	if _, err := NewStore(e.client(LoadOpts()...), "k.missing").Load(context.Background(), "acme"); err == nil ||
+		!strings.Contains(err.Error(), "topic k.missing does not exist") {
+		t.Errorf("Load from a missing topic: err = %v", err)
 	}
 	if _, err := decode([]byte{2, 'x'}); err == nil || !strings.Contains(err.Error(), "format 2") {
 		t.Errorf("decode of format 2: err = %v", err)

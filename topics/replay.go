@@ -7,6 +7,7 @@ import (
 	"regexp"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -45,24 +46,13 @@ func Replay(ctx context.Context, cl *kgo.Client, topics []string, fn func(*kgo.R
 		return nil
 	}
 	adm := kadm.NewClient(cl) // a view of cl; closing it would close cl, so it is not closed
-	starts, err := adm.ListStartOffsets(ctx, topics...)
-	if err == nil {
-		err = starts.Error()
-	}
+	starts, err := listed(adm.ListStartOffsets(ctx, topics...))
 	if err != nil {
-		return fmt.Errorf("replay %v: list start offsets: %w", topics, err)
+		return fmt.Errorf("replay: list start offsets: %w", err)
 	}
-	ends, err := adm.ListCommittedOffsets(ctx, topics...)
-	if err == nil {
-		err = ends.Error()
-	}
+	ends, err := listed(adm.ListCommittedOffsets(ctx, topics...))
 	if err != nil {
-		return fmt.Errorf("replay %v: list last stable offsets: %w", topics, err)
-	}
-	for _, t := range topics {
-		if _, ok := ends[t]; !ok {
-			return fmt.Errorf("replay: topic %s does not exist", t)
-		}
+		return fmt.Errorf("replay: list last stable offsets: %w", err)
 	}
 
 	// end[t][p] is the LSO of each partition that has records to read.
@@ -136,6 +126,24 @@ func Replay(ctx context.Context, cl *kgo.Client, topics []string, fn func(*kgo.R
 		cl.RemoveConsumePartitions(done) // stop fetching what is finished
 	}
 	return nil
+}
+
+// listed turns the per-partition errors of a kadm offset listing into one error, naming a
+// missing topic as such.
+func listed(offsets kadm.ListedOffsets, err error) (kadm.ListedOffsets, error) {
+	if err != nil {
+		return nil, err
+	}
+	var errs []error
+	offsets.Each(func(o kadm.ListedOffset) {
+		switch {
+		case errors.Is(o.Err, kerr.UnknownTopicOrPartition):
+			errs = append(errs, fmt.Errorf("topic %s does not exist", o.Topic))
+		case o.Err != nil:
+			errs = append(errs, fmt.Errorf("topic %s partition %d: %w", o.Topic, o.Partition, o.Err))
+		}
+	})
+	return offsets, errors.Join(errs...)
 }
 
 // checkReplayClient refuses a client that would make Replay wrong (read_uncommitted would

@@ -133,7 +133,7 @@ func TestReplayErrors(t *testing.T) {
 	}
 
 	cl := newClient(t, addrs, ReplayOpts()...)
-	if err := Replay(ctx, cl, []string{"t", "missing"}, noop); err == nil || !strings.Contains(err.Error(), "missing") {
+	if err := Replay(ctx, cl, []string{"t", "missing"}, noop); err == nil || !strings.Contains(err.Error(), "topic missing does not exist") {
 		t.Errorf("missing topic: err = %v", err)
 	}
 	stop := errors.New("stop")
