@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"sync"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/keycdc/keycdc/internal/committed"
 )
 
 // Position is where a realm's poller stands. Its content belongs to the poller; this
@@ -45,10 +45,9 @@ func decode(v []byte) (Position, error) {
 // LoadOpts are the consumer options a client given to NewStore must have: read_committed
 // isolation, so that only committed checkpoints are seen, and kept control records, so
 // that Load sees the transaction markers that may end the topic. Build the client with
-// them and no ConsumeTopics, ConsumePartitions, ConsumeRegex or ConsumerGroup.
-func LoadOpts() []kgo.Opt {
-	return []kgo.Opt{kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords()}
-}
+// them and no ConsumeTopics, ConsumePartitions, ConsumeRegex or ConsumerGroup. They are
+// the same as topics.ReplayOpts, so one client can serve both.
+func LoadOpts() []kgo.Opt { return committed.ClientOpts() }
 
 // Store reads checkpoints from the compacted checkpoint topic.
 type Store struct {
@@ -75,60 +74,16 @@ func NewStore(cl *kgo.Client, topic string) *Store {
 func (s *Store) Load(ctx context.Context, key string) (Position, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := checkClient(s.cl); err != nil {
-		return nil, fmt.Errorf("load checkpoint %q: %w", key, err)
-	}
-	adm := kadm.NewClient(s.cl) // a view of cl; closing it would close cl
-	starts, err := listed(adm.ListStartOffsets(ctx, s.topic))
-	if err != nil {
-		return nil, fmt.Errorf("load checkpoint %q: list start offsets: %w", key, err)
-	}
-	ends, err := listed(adm.ListEndOffsets(ctx, s.topic))
-	if err != nil {
-		return nil, fmt.Errorf("load checkpoint %q: list end offsets: %w", key, err)
-	}
-
-	end := map[int32]int64{} // high watermark of each partition with records
-	assign := map[int32]kgo.Offset{}
-	ends.Each(func(o kadm.ListedOffset) {
-		if start, _ := starts.Lookup(o.Topic, o.Partition); o.Offset > start.Offset {
-			end[o.Partition] = o.Offset
-			assign[o.Partition] = kgo.NewOffset().At(start.Offset)
-		}
-	})
-	if len(end) == 0 {
-		return nil, nil
-	}
-	s.cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{s.topic: assign})
-	defer s.cl.PurgeTopicsFromConsuming(s.topic)
-
 	var last []byte
 	found := false
-	for len(end) > 0 {
-		fetches := s.cl.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("load checkpoint %q: %w", key, err)
+	err := committed.Read(ctx, s.cl, []string{s.topic}, committed.HighWatermark, func(r *kgo.Record) error {
+		if string(r.Key) == key {
+			last, found = r.Value, true
 		}
-		if errs := fetches.Errors(); len(errs) > 0 {
-			return nil, fmt.Errorf("load checkpoint %q: fetch %s partition %d: %w", key, errs[0].Topic, errs[0].Partition, errs[0].Err)
-		}
-		fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
-			hwm, ok := end[fp.Partition]
-			if !ok {
-				return
-			}
-			for _, r := range fp.Records {
-				if r.Offset >= hwm {
-					break
-				}
-				if !r.Attrs.IsControl() && string(r.Key) == key {
-					last, found = r.Value, true
-				}
-			}
-			if n := len(fp.Records); n > 0 && fp.Records[n-1].Offset >= hwm-1 {
-				delete(end, fp.Partition)
-			}
-		})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load checkpoint %q from %s: %w", key, s.topic, err)
 	}
 	if !found {
 		return nil, nil
@@ -138,49 +93,6 @@ func (s *Store) Load(ctx context.Context, key string) (Position, error) {
 		return nil, fmt.Errorf("load checkpoint %q from %s: %w", key, s.topic, err)
 	}
 	return pos, nil
-}
-
-// listed turns the per-partition errors of a kadm offset listing into one error, naming a
-// missing topic as such.
-func listed(offsets kadm.ListedOffsets, err error) (kadm.ListedOffsets, error) {
-	if err != nil {
-		return nil, err
-	}
-	var errs []error
-	offsets.Each(func(o kadm.ListedOffset) {
-		switch {
-		case errors.Is(o.Err, kerr.UnknownTopicOrPartition):
-			errs = append(errs, fmt.Errorf("topic %s does not exist", o.Topic))
-		case o.Err != nil:
-			errs = append(errs, fmt.Errorf("topic %s partition %d: %w", o.Topic, o.Partition, o.Err))
-		}
-	})
-	return offsets, errors.Join(errs...)
-}
-
-// checkClient refuses a client Load cannot use correctly (see LoadOpts).
-func checkClient(cl *kgo.Client) error {
-	var problems []error
-	// OptValue gives the isolation level's wire value: 1 is read_committed.
-	if level, _ := cl.OptValue(kgo.FetchIsolationLevel).(int8); level != 1 {
-		problems = append(problems, errors.New("the client must use kgo.FetchIsolationLevel(kgo.ReadCommitted())"))
-	}
-	if keep, _ := cl.OptValue(kgo.KeepControlRecords).(bool); !keep {
-		problems = append(problems, errors.New("the client must use kgo.KeepControlRecords()"))
-	}
-	if g, _ := cl.OptValue(kgo.ConsumerGroup).(string); g != "" {
-		problems = append(problems, fmt.Errorf("the client must not be in a consumer group (it is in %q)", g))
-	}
-	ts, _ := cl.OptValue(kgo.ConsumeTopics).(map[string]*regexp.Regexp)
-	ps, _ := cl.OptValue(kgo.ConsumePartitions).(map[string]map[int32]kgo.Offset)
-	regex, _ := cl.OptValue(kgo.ConsumeRegex).(bool)
-	if len(ts) > 0 || len(ps) > 0 || regex {
-		problems = append(problems, errors.New("the client must not be configured to consume topics itself"))
-	}
-	if len(problems) > 0 {
-		return fmt.Errorf("client not usable (build it with checkpoint.LoadOpts()): %w", errors.Join(problems...))
-	}
-	return nil
 }
 
 // Writer commits records together with a checkpoint in one Kafka transaction, so that a
