@@ -98,7 +98,7 @@ func (t *Table) encodeWithTrailingMap(value any) ([]byte, error) {
 	}
 	slices.Sort(keys)
 	b = slices.Grow(b, 2+binary.MaxVarintLen64+size)
-	b = binary.AppendVarint(b, t.trailingMapBranch)
+	b = binary.AppendVarint(b, 1) // union branch 1: the map (columnOf made sure null is branch 0)
 	if len(m) > 0 {
 		b = binary.AppendVarint(b, int64(len(m)))
 		for _, k := range keys {

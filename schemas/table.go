@@ -42,17 +42,15 @@ type Column struct {
 // Tables are created once at package initialisation from the embedded .avsc files and are
 // immutable afterwards, so they are safe for concurrent use and comparable by pointer.
 type Table struct {
-	name                 string
-	keyAVSC, valueAVSC   string
-	keySchema            *avro.RecordSchema
-	valueSchema          *avro.RecordSchema
-	keyColumns           []string
-	columns              []Column
-	keyType, valueType   reflect.Type // the Go row types Upsert and Delete accept (also as pointers)
-	keyDec, valueDec     *rowDecoder
-	trailingMap          *avro.RecordSchema // value schema minus its last field, when that field is a string map
-	trailingMapBranch    int64              // union branch of the map in that last field
-	keyRecord, valueName string             // full names of the records
+	name               string
+	keyAVSC, valueAVSC string
+	keySchema          *avro.RecordSchema
+	valueSchema        *avro.RecordSchema
+	keyColumns         []string
+	columns            []Column
+	keyType, valueType reflect.Type // the Go row types Upsert and Delete accept (also as pointers)
+	keyDec, valueDec   *rowDecoder
+	trailingMap        *avro.RecordSchema // value schema minus its last field, when that field is a string map
 }
 
 // The catalogue, in the order of ADR 0001. Each pairs the embedded schemas with the Go row
@@ -146,7 +144,6 @@ func newTable(name string, keyType, valueType reflect.Type) (*Table, error) {
 	if got, want := t.valueSchema.FullName(), Namespace+"."+pascal; got != want {
 		return nil, fmt.Errorf("value record is %s, want %s", got, want)
 	}
-	t.keyRecord, t.valueName = t.keySchema.FullName(), t.valueSchema.FullName()
 
 	for _, f := range t.valueSchema.Fields() {
 		c, err := columnOf(f)
@@ -254,7 +251,6 @@ func (t *Table) prepareTrailingMap() error {
 			return fmt.Errorf("schema without column %s: %w", c.Name, err)
 		}
 		t.trailingMap = s.(*avro.RecordSchema)
-		t.trailingMapBranch = 1 // ["null", map]: columnOf checked that null comes first
 	}
 	return nil
 }
@@ -288,8 +284,8 @@ type recordRef struct {
 func indexByRecord(ts []*Table) map[string]recordRef {
 	m := make(map[string]recordRef, 2*len(ts))
 	for _, t := range ts {
-		m[t.keyRecord] = recordRef{t, true}
-		m[t.valueName] = recordRef{t, false}
+		m[t.keySchema.FullName()] = recordRef{t, true}
+		m[t.valueSchema.FullName()] = recordRef{t, false}
 	}
 	return m
 }

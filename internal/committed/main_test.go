@@ -1,0 +1,9 @@
+package committed
+
+import (
+	"testing"
+
+	"github.com/keycdc/keycdc/internal/leakcheck"
+)
+
+func TestMain(m *testing.M) { leakcheck.Main(m) }
