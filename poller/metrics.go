@@ -1,0 +1,123 @@
+package poller
+
+import (
+	"context"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/keycdc/keycdc/poller/events"
+	"github.com/keycdc/keycdc/poller/snapshot"
+	"github.com/keycdc/keycdc/schemas"
+)
+
+type metrics struct {
+	records         metric.Int64Counter
+	txRecords       metric.Int64Histogram
+	txDuration      metric.Float64Histogram
+	scans           metric.Int64Counter
+	sessionFailures metric.Int64Counter
+}
+
+func newMetrics(mp metric.MeterProvider, p *Poller) metrics {
+	m := mp.Meter("github.com/keycdc/keycdc/poller")
+	var out metrics
+	out.records, _ = m.Int64Counter("keycdc.records", metric.WithDescription("Records committed, by realm, table and kind (upsert or tombstone)"))
+	out.txRecords, _ = m.Int64Histogram("keycdc.transaction.records", metric.WithDescription("Records per committed transaction"))
+	out.txDuration, _ = m.Float64Histogram("keycdc.transaction.duration", metric.WithUnit("s"), metric.WithDescription("Duration of a transaction commit"))
+	out.scans, _ = m.Int64Counter("keycdc.full_scans", metric.WithDescription("Completed full scans"))
+	out.sessionFailures, _ = m.Int64Counter("keycdc.session.failures", metric.WithDescription("Realm sessions that ended in an error and were restarted"))
+	realm := attribute.String("realm", p.cfg.Realm)
+	_, _ = m.Float64ObservableGauge("keycdc.events.lag", metric.WithUnit("s"),
+		metric.WithDescription("Now minus the event watermark, by realm and kind; grows when keycdc falls behind or Keycloak is unreachable"),
+		metric.WithFloat64Callback(func(_ context.Context, o metric.Float64Observer) error {
+			st := p.Status()
+			now := p.now()
+			for kind, wm := range map[string]time.Time{"user": st.EventsWatermark, "admin": st.AdminEventsWatermark} {
+				if !wm.IsZero() {
+					o.Observe(now.Sub(wm).Seconds(), metric.WithAttributes(realm, attribute.String("kind", kind)))
+				}
+			}
+			return nil
+		}))
+	return out
+}
+
+func (m metrics) recordCommit(ctx context.Context, changes []schemas.Change, d time.Duration) {
+	counts := map[[2]string]int64{}
+	for _, c := range changes {
+		kind := "upsert"
+		if c.Value == nil {
+			kind = "tombstone"
+		}
+		counts[[2]string{c.Table.Name(), kind}]++
+	}
+	for k, n := range counts {
+		m.records.Add(ctx, n, metric.WithAttributes(attribute.String("table", k[0]), attribute.String("kind", k[1])))
+	}
+	m.txRecords.Record(ctx, int64(len(changes)))
+	m.txDuration.Record(ctx, d.Seconds())
+}
+
+// Status is a snapshot of a realm's progress for operators.
+type Status struct {
+	Realm                string
+	Records              map[string]int64 // committed by this process, by table
+	LastCommit           time.Time
+	LastCycle            time.Time
+	LastFullScan         time.Time
+	EventsWatermark      time.Time
+	AdminEventsWatermark time.Time
+	LastError            string
+}
+
+// Status returns the realm's progress; it is safe to call from any goroutine.
+func (p *Poller) Status() Status {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.status
+	s.Records = make(map[string]int64, len(p.status.Records))
+	for k, v := range p.status.Records {
+		s.Records[k] = v
+	}
+	return s
+}
+
+func (p *Poller) update(f func(*Status)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.status.Records == nil {
+		p.status.Records = map[string]int64{}
+	}
+	f(&p.status)
+}
+
+func (p *Poller) setError(err error) { p.update(func(s *Status) { s.LastError = err.Error() }) }
+func (p *Poller) setCycle() {
+	p.update(func(s *Status) { s.LastCycle = p.now(); s.LastError = "" })
+}
+func (p *Poller) setScan(st snapshot.Stats) {
+	p.update(func(s *Status) {
+		s.LastFullScan = p.now()
+		for t, n := range st.Upserts {
+			s.Records[t] += int64(n)
+		}
+		for t, n := range st.Tombstones {
+			s.Records[t] += int64(n)
+		}
+	})
+}
+func (p *Poller) setEvents(k events.Kind, n int, wm int64) {
+	p.update(func(s *Status) {
+		s.Records[k.Table().Name()] += int64(n)
+		s.LastCommit = p.now()
+		if wm > 0 {
+			if k == events.Admin {
+				s.AdminEventsWatermark = time.UnixMilli(wm)
+			} else {
+				s.EventsWatermark = time.UnixMilli(wm)
+			}
+		}
+	})
+}

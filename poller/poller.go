@@ -1,0 +1,519 @@
+package poller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/sethvargo/go-retry"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/trace"
+	tnoop "go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/keycdc/keycdc/checkpoint"
+	"github.com/keycdc/keycdc/poller/events"
+	"github.com/keycdc/keycdc/poller/keycloak"
+	"github.com/keycdc/keycdc/poller/snapshot"
+	"github.com/keycdc/keycdc/schemas"
+	"github.com/keycdc/keycdc/topics"
+)
+
+// Config is one realm's loop configuration. Durations and sizes have the defaults their
+// comments give when left zero.
+type Config struct {
+	Realm       string
+	TopicPrefix string // default "keycloak"
+	// PollInterval is the pause between event polls. Default 5s.
+	PollInterval time.Duration
+	// FullScanInterval is how often every entity is re-read and diffed. Default 1h.
+	FullScanInterval time.Duration
+	// Start is where events start on a realm keycdc has not read before. Default: 30 days
+	// before the first run.
+	Start time.Time
+	// Tables restricts what is written. Default: every table.
+	Tables []*schemas.Table
+	// Once runs one complete cycle (full scan and all events up to now) and returns.
+	Once bool
+	// EventsOverlap is how far behind the watermark event polls re-read. Default 30s.
+	EventsOverlap time.Duration
+	// PageSize is the page size of Admin API listings. Default 500.
+	PageSize int
+	// Concurrency is the number of concurrent fetching goroutines of a scan. Default 8.
+	Concurrency int
+	// MaxBatch bounds the records of one transaction. Default 5000.
+	MaxBatch int
+	// MaxBatchAge bounds how long scanned changes wait before they are committed. Default 2s.
+	MaxBatchAge time.Duration
+	// KeepOwnClientLogins keeps the CLIENT_LOGIN events of keycdc's own token grants.
+	KeepOwnClientLogins bool
+	// AdminEventRepresentations writes admin events' representations (redacted).
+	AdminEventRepresentations bool
+}
+
+func (c *Config) defaults() {
+	if c.TopicPrefix == "" {
+		c.TopicPrefix = "keycloak"
+	}
+	if c.PollInterval == 0 {
+		c.PollInterval = 5 * time.Second
+	}
+	if c.FullScanInterval == 0 {
+		c.FullScanInterval = time.Hour
+	}
+	if c.EventsOverlap == 0 {
+		c.EventsOverlap = 30 * time.Second
+	}
+	if c.PageSize == 0 {
+		c.PageSize = 500
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = 8
+	}
+	if c.MaxBatch == 0 {
+		c.MaxBatch = 5000
+	}
+	if c.MaxBatchAge == 0 {
+		c.MaxBatchAge = 2 * time.Second
+	}
+	if len(c.Tables) == 0 {
+		c.Tables = schemas.Tables()
+	}
+}
+
+// Validate reports every problem of c (after defaults).
+func (c Config) Validate() error {
+	c.defaults()
+	var errs []error
+	if c.Realm == "" {
+		errs = append(errs, errors.New("realm: required"))
+	}
+	if err := topics.ValidatePrefix(c.TopicPrefix); err != nil {
+		errs = append(errs, fmt.Errorf("kafka.topic_prefix: %w", err))
+	}
+	for name, d := range map[string]time.Duration{"sync.poll_interval": c.PollInterval,
+		"sync.full_scan_interval": c.FullScanInterval, "sync.max_batch_age": c.MaxBatchAge} {
+		if d < 0 {
+			errs = append(errs, fmt.Errorf("%s: must be positive, got %v", name, d))
+		}
+	}
+	if c.EventsOverlap < 0 {
+		errs = append(errs, fmt.Errorf("sync.events_overlap: must not be negative, got %v", c.EventsOverlap))
+	}
+	if c.PageSize < 2 {
+		errs = append(errs, fmt.Errorf("keycloak.page_size: must be at least 2, got %d", c.PageSize))
+	}
+	if c.Concurrency < 1 {
+		errs = append(errs, fmt.Errorf("keycloak.concurrency: must be at least 1, got %d", c.Concurrency))
+	}
+	if c.MaxBatch < 1 {
+		errs = append(errs, fmt.Errorf("kafka.max_transaction_records: must be at least 1, got %d", c.MaxBatch))
+	}
+	return errors.Join(errs...)
+}
+
+// Kafka is what a Poller needs of Kafka, built by the caller.
+type Kafka struct {
+	// Producer is the realm's transactional producer: its kgo.TransactionalID identifies
+	// the realm (one per realm), which is how a second instance fences the first.
+	Producer *kgo.Client
+	// NewConsumer returns a fresh consumer client (no group, no topics) for reading the
+	// checkpoint and table topics back; the Poller closes it.
+	NewConsumer func() (*kgo.Client, error)
+}
+
+// framer frames encoded changes with their registered schema ids.
+type framer interface {
+	Frame(topic string, c schemas.Change) (key, value []byte, err error)
+}
+
+// Option configures a Poller.
+type Option func(*Poller)
+
+// Logger receives operator logs. Default: discard.
+func Logger(l *slog.Logger) Option { return func(p *Poller) { p.log = l } }
+
+// MeterProvider records the loop's metrics. Default: none.
+func MeterProvider(mp metric.MeterProvider) Option { return func(p *Poller) { p.mp = mp } }
+
+// TracerProvider records a trace per cycle. Default: none.
+func TracerProvider(tp trace.TracerProvider) Option { return func(p *Poller) { p.tp = tp } }
+
+// Clock replaces time.Now (tests).
+func Clock(now func() time.Time) Option { return func(p *Poller) { p.now = now } }
+
+// Poller runs one realm. Create it with New and run it with Run.
+type Poller struct {
+	cfg   Config
+	kc    *keycloak.Client
+	kafka Kafka
+	codec framer
+	log   *slog.Logger
+	mp    metric.MeterProvider
+	tp    trace.TracerProvider
+	now   func() time.Time
+
+	topic      map[*schemas.Table]string
+	wants      map[*schemas.Table]bool
+	checkpoint string
+	m          metrics
+
+	mu     sync.Mutex
+	status Status
+}
+
+// New validates cfg and returns a Poller. The codec must have the realm's topics
+// registered.
+func New(cfg Config, kc *keycloak.Client, k Kafka, codec framer, opts ...Option) (*Poller, error) {
+	cfg.defaults()
+	var errs []error
+	if err := cfg.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if kc == nil || k.Producer == nil || k.NewConsumer == nil || codec == nil {
+		errs = append(errs, errors.New("poller: Keycloak client, producer, consumer factory and codec are required"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	p := &Poller{cfg: cfg, kc: kc, kafka: k, codec: codec, log: slog.New(slog.DiscardHandler),
+		mp: noop.NewMeterProvider(), tp: tnoop.NewTracerProvider(), now: time.Now,
+		topic: map[*schemas.Table]string{}, wants: map[*schemas.Table]bool{},
+		checkpoint: topics.CheckpointTopic(cfg.TopicPrefix)}
+	for _, o := range opts {
+		o(p)
+	}
+	for _, t := range cfg.Tables {
+		p.wants[t] = true
+		p.topic[t] = topics.Name(cfg.TopicPrefix, cfg.Realm, t)
+	}
+	if p.cfg.Start.IsZero() {
+		p.cfg.Start = p.now().Add(-30 * 24 * time.Hour).UTC().Truncate(24 * time.Hour)
+	}
+	p.m = newMetrics(p.mp, p)
+	p.status.Realm = cfg.Realm
+	return p, nil
+}
+
+// Topics returns the topic of every table the poller writes.
+func (p *Poller) Topics() map[*schemas.Table]string {
+	out := make(map[*schemas.Table]string, len(p.topic))
+	for t, n := range p.topic {
+		out[t] = n
+	}
+	return out
+}
+
+// ErrFenced is returned by Run when another keycdc instance took over the realm.
+var ErrFenced = errors.New("another keycdc instance with the same transactional id took over this realm")
+
+// Run polls until ctx is cancelled (or, with Once, until one cycle is committed). A
+// failed session is retried after a growing, jittered pause; errors that cannot heal on
+// their own (bad credentials, a missing realm-management role, fencing) end Run when they
+// happen before anything was committed, or are retried with the pause otherwise. Run
+// returns nil after a graceful stop: the open transaction is finished or aborted first.
+func (p *Poller) Run(ctx context.Context) error {
+	backoff := retry.WithCappedDuration(time.Minute, retry.WithJitterPercent(20, retry.NewExponential(time.Second)))
+	for {
+		progressed, err := p.session(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err == nil {
+			return nil // Once
+		}
+		if checkpoint.IsFenced(err) {
+			return fmt.Errorf("realm %q: %w", p.cfg.Realm, ErrFenced)
+		}
+		p.m.sessionFailures.Add(ctx, 1)
+		p.setError(err)
+		if p.cfg.Once || (!progressed && permanent(err)) {
+			return fmt.Errorf("realm %q: %w", p.cfg.Realm, err)
+		}
+		if progressed {
+			backoff = retry.WithCappedDuration(time.Minute, retry.WithJitterPercent(20, retry.NewExponential(time.Second)))
+		}
+		wait, _ := backoff.Next()
+		p.log.Error("realm session failed; restarting from the last checkpoint", "realm", p.cfg.Realm, "err", err, "retry_in", wait.Round(time.Millisecond))
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// permanent reports errors that a retry cannot heal without an operator.
+func permanent(err error) bool {
+	var ae *keycloak.AuthError
+	var fe *keycloak.ForbiddenError
+	return errors.As(err, &ae) || errors.As(err, &fe)
+}
+
+// session runs from start-up state to the first error (or the end of a Once cycle).
+// progressed reports whether anything was committed.
+func (p *Poller) session(ctx context.Context) (progressed bool, err error) {
+	w, err := checkpoint.NewWriter(p.kafka.Producer, p.checkpoint, p.cfg.Realm)
+	if err != nil {
+		return false, err
+	}
+	if err := w.Fence(ctx); err != nil {
+		return false, fmt.Errorf("initialise transactional producer: %w", err)
+	}
+	st, err := p.restore(ctx)
+	if err != nil {
+		return false, err
+	}
+	st.w = w
+	for {
+		if err := p.cycle(ctx, st); err != nil {
+			return st.commits > 0, err
+		}
+		if p.cfg.Once {
+			return true, nil
+		}
+		t := time.NewTimer(p.cfg.PollInterval)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return st.commits > 0, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// state is one session's in-memory state; it is dropped on any error.
+type state struct {
+	w       *checkpoint.Writer
+	pos     Position
+	scanner *snapshot.Scanner
+	userEv  *events.Stream
+	adminEv *events.Stream
+	commits int
+}
+
+// restore loads the checkpoint and rebuilds the scanner's image from the table topics.
+func (p *Poller) restore(ctx context.Context) (*state, error) {
+	start := p.now()
+	cl, err := p.kafka.NewConsumer()
+	if err != nil {
+		return nil, fmt.Errorf("kafka consumer: %w", err)
+	}
+	defer cl.Close()
+	raw, err := checkpoint.NewStore(cl, p.checkpoint).Load(ctx, p.cfg.Realm)
+	if err != nil {
+		return nil, fmt.Errorf("load checkpoint of realm %q: %w", p.cfg.Realm, err)
+	}
+	pos, err := decodePosition(raw)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint of realm %q in %s: %w", p.cfg.Realm, p.checkpoint, err)
+	}
+	sc, err := snapshot.New(p.kc, p.cfg.Realm, snapshot.PageSize(p.cfg.PageSize), snapshot.Concurrency(p.cfg.Concurrency),
+		snapshot.MaxBatch(p.cfg.MaxBatch), snapshot.MaxBatchAge(p.cfg.MaxBatchAge), snapshot.Logger(p.log),
+		snapshot.Only(p.cfg.Tables...))
+	if err != nil {
+		return nil, err
+	}
+	byTopic := map[string]*schemas.Table{}
+	var names []string
+	for _, t := range snapshot.Tables() {
+		if p.wants[t] {
+			byTopic[p.topic[t]] = t
+			names = append(names, p.topic[t])
+		}
+	}
+	n := 0
+	err = topics.Replay(ctx, cl, names, func(r *kgo.Record) error {
+		t := byTopic[r.Topic]
+		key, val, err := stripHeaders(r.Key, r.Value)
+		if err != nil {
+			return fmt.Errorf("%s partition %d offset %d: %w", r.Topic, r.Partition, r.Offset, err)
+		}
+		n++
+		return sc.Restore(t, key, val)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("rebuild state of realm %q from its topics: %w", p.cfg.Realm, err)
+	}
+	if n > 0 {
+		p.log.Info("state rebuilt from topics", "realm", p.cfg.Realm, "records", n, "duration", p.now().Sub(start).Round(time.Millisecond))
+	}
+	st := &state{pos: pos, scanner: sc}
+	mk := func(k events.Kind) (*events.Stream, error) {
+		return events.New(p.kc, p.cfg.Realm, k, events.Overlap(p.cfg.EventsOverlap), events.PageSize(p.cfg.PageSize),
+			events.MaxBatch(p.cfg.MaxBatch), events.OwnClient(p.kc.ClientID(), p.cfg.KeepOwnClientLogins),
+			events.Representations(p.cfg.AdminEventRepresentations), events.Clock(p.now))
+	}
+	if st.userEv, err = mk(events.User); err != nil {
+		return nil, err
+	}
+	if st.adminEv, err = mk(events.Admin); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// stripHeaders removes the Confluent wire header from a key and value (value nil stays nil).
+func stripHeaders(key, value []byte) ([]byte, []byte, error) {
+	if len(key) < 5 || key[0] != 0 {
+		return nil, nil, errors.New("key is not in the Confluent wire format")
+	}
+	if value == nil {
+		return key[5:], nil, nil
+	}
+	if len(value) < 5 || value[0] != 0 {
+		return nil, nil, errors.New("value is not in the Confluent wire format")
+	}
+	return key[5:], value[5:], nil
+}
+
+// cycle runs a full scan when one is due, then the events.
+func (p *Poller) cycle(ctx context.Context, st *state) error {
+	ctx, span := p.tp.Tracer("github.com/keycdc/keycdc/poller").Start(ctx, "keycdc.cycle",
+		trace.WithAttributes(attribute.String("realm", p.cfg.Realm)))
+	defer span.End()
+	now := p.now()
+	if p.cfg.Once || st.pos.LastFullScan == 0 || now.Sub(time.UnixMilli(st.pos.LastFullScan)) >= p.cfg.FullScanInterval {
+		if err := p.fullScan(ctx, st, now); err != nil {
+			span.RecordError(err)
+			return err
+		}
+	}
+	if err := p.pollEvents(ctx, st); err != nil {
+		span.RecordError(err)
+		return err
+	}
+	p.setCycle()
+	return nil
+}
+
+func (p *Poller) fullScan(ctx context.Context, st *state, started time.Time) error {
+	next := st.pos
+	next.LastFullScan = started.UnixMilli()
+	c := &commitFn{p: p, st: st, pos: func() Position { return st.pos }}
+	stats, err := st.scanner.Scan(ctx, c)
+	if err != nil {
+		return fmt.Errorf("full scan of realm %q: %w", p.cfg.Realm, err)
+	}
+	p.m.scans.Add(ctx, 1)
+	// Record the scan in the checkpoint (with nothing else when the realm was quiet).
+	if err := p.commit(ctx, st, nil, next); err != nil {
+		return err
+	}
+	p.setScan(stats)
+	return nil
+}
+
+// pollEvents reads user and admin events; each batch's hints are refreshed and committed
+// before the batch itself, so a crash in between repeats the refresh, never loses it.
+func (p *Poller) pollEvents(ctx context.Context, st *state) error {
+	for _, s := range []*events.Stream{st.userEv, st.adminEv} {
+		if !p.wants[s.Kind().Table()] && !p.needsHints(s.Kind()) {
+			continue
+		}
+		from := st.pos.Events
+		if s.Kind() == events.Admin {
+			from = st.pos.AdminEvents
+		}
+		_, err := s.Poll(ctx, from, p.cfg.Start, func(ctx context.Context, b events.Batch) error {
+			var h snapshot.Hints
+			for _, e := range b.Users {
+				if e.Error == nil && e.UserID != nil && e.Time >= st.pos.LastFullScan {
+					h.UserEvent(e.Type, *e.UserID)
+				}
+			}
+			for _, e := range b.Admins {
+				if e.Error == nil && e.ResourcePath != nil && e.Time >= st.pos.LastFullScan {
+					h.AdminEvent(e.OperationType, e.ResourceType, *e.ResourcePath)
+				}
+			}
+			if !h.Empty() {
+				c := &commitFn{p: p, st: st, pos: func() Position { return st.pos }}
+				if _, err := st.scanner.Refresh(ctx, &h, c); err != nil {
+					return fmt.Errorf("refresh entities named by %s: %w", s.Kind(), err)
+				}
+			}
+			next := st.pos
+			if s.Kind() == events.Admin {
+				next.AdminEvents = b.Position
+			} else {
+				next.Events = b.Position
+			}
+			changes := b.Changes
+			if !p.wants[s.Kind().Table()] {
+				changes = nil
+			}
+			if err := p.commit(ctx, st, changes, next); err != nil {
+				return err
+			}
+			p.setEvents(s.Kind(), len(changes), b.Position.Watermark)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// needsHints: admin events are read even when the admin_event table is not written,
+// because they keep entity tables current between full scans.
+func (p *Poller) needsHints(k events.Kind) bool {
+	for _, t := range snapshot.Tables() {
+		if p.wants[t] {
+			return true
+		}
+	}
+	return false
+}
+
+// commitFn adapts the snapshot's committer to the poller's commit with the current position.
+type commitFn struct {
+	p   *Poller
+	st  *state
+	pos func() Position
+}
+
+func (c *commitFn) Commit(ctx context.Context, changes []schemas.Change) error {
+	return c.p.commit(ctx, c.st, changes, c.pos())
+}
+
+// commit writes changes and pos in one transaction and, once it is committed, makes pos
+// the session's position.
+func (p *Poller) commit(ctx context.Context, st *state, changes []schemas.Change, pos Position) error {
+	recs := make([]*kgo.Record, 0, len(changes))
+	for _, c := range changes {
+		topic, ok := p.topic[c.Table]
+		if !ok {
+			continue
+		}
+		k, v, err := p.codec.Frame(topic, c)
+		if err != nil {
+			return fmt.Errorf("frame %s record: %w", c.Table.Name(), err)
+		}
+		recs = append(recs, &kgo.Record{Topic: topic, Key: k, Value: v})
+	}
+	raw, err := pos.encode()
+	if err != nil {
+		return err
+	}
+	start := p.now()
+	// A graceful stop lets the open transaction finish: commit under a context that is not
+	// cancelled by the stop, bounded by the transaction's own timeout.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := st.w.Commit(cctx, recs, raw); err != nil {
+		return fmt.Errorf("commit %d records of realm %q: %w", len(recs), p.cfg.Realm, err)
+	}
+	st.pos = pos
+	st.commits++
+	p.m.recordCommit(ctx, changes, p.now().Sub(start))
+	return nil
+}
