@@ -40,6 +40,7 @@ func usagef(format string, a ...any) error { return &usageError{msg: fmt.Sprintf
 func commands() map[string]command {
 	return map[string]command{
 		"version": {summary: "print the keycdc version", run: cmdVersion},
+		"run":     {summary: "run the pipeline: keycdc run --config F [--once]", run: cmdRun},
 	}
 }
 
