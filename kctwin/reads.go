@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Read endpoints of the Admin API. Each follows keycloak-api.md §2–§5: defaults for first
@@ -242,12 +243,23 @@ func (f *userFilter) match(u *user) bool {
 	return true
 }
 
-func (rc *rctx) usersJSON(users []*user, brief bool, withAccess bool) []byte {
+// usersJSON renders a page of users into a pooled buffer sized exactly, so that serving a
+// page allocates next to nothing; the buffer returns to the pool once the response is
+// written.
+func (rc *rctx) usersJSON(users []*user, brief bool, withAccess bool) resp {
 	var access []byte
 	if withAccess {
 		access = accessJSON(rc.sess.perms)
 	}
-	b := make([]byte, 0, 64+len(users)*420)
+	size := 2
+	for _, u := range users {
+		size += len(userPrefix(u, brief)) + len(access) + 2
+	}
+	bp := pageBufs.Get().(*[]byte)
+	b := (*bp)[:0]
+	if cap(b) < size {
+		b = make([]byte, 0, size)
+	}
 	b = append(b, '[')
 	for i, u := range users {
 		if i > 0 {
@@ -255,7 +267,18 @@ func (rc *rctx) usersJSON(users []*user, brief bool, withAccess bool) []byte {
 		}
 		b = appendUser(b, u, brief, access)
 	}
-	return append(b, ']')
+	b = append(b, ']')
+	*bp = b
+	return resp{status: 200, body: b, pooled: bp}
+}
+
+var pageBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// releaseBody returns a pooled response buffer; very large ones are left to the GC.
+func releaseBody(out resp) {
+	if out.pooled != nil && cap(*out.pooled) <= 4<<20 {
+		pageBufs.Put(out.pooled)
+	}
 }
 
 // GET /admin/realms/{realm}/users
@@ -312,7 +335,7 @@ func (rc *rctx) getUsers() resp {
 			page = append(page, u)
 		}
 	}
-	return rawJSON(200, rc.usersJSON(page, brief, true))
+	return rc.usersJSON(page, brief, true)
 }
 
 func max0(n int) int {
@@ -732,7 +755,7 @@ func (rc *rctx) pagedUsers(users []*user) resp {
 	}
 	brief := p.boolOr("briefRepresentation", false)
 	lo, hi := window(len(users), first, max)
-	return rawJSON(200, rc.usersJSON(users[lo:hi], brief, false))
+	return rc.usersJSON(users[lo:hi], brief, false)
 }
 
 // --- roles --------------------------------------------------------------------------

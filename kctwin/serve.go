@@ -23,6 +23,7 @@ type resp struct {
 	body     []byte
 	location string // Location header for 201 responses (path relative to the server)
 	header   http.Header
+	pooled   *[]byte // body's buffer, returned to its pool after writing
 }
 
 type errBody struct {
@@ -161,6 +162,7 @@ func (t *Twin) serveKC(w http.ResponseWriter, r *http.Request, route string, st 
 		}
 		out = h(rc)
 	}()
+	defer releaseBody(out)
 	if plan.slow > 0 {
 		t.writeSlow(cw, r, out, plan.slow)
 		return

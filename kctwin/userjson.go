@@ -111,8 +111,8 @@ func userPrefix(u *user, brief bool) []byte {
 	if c := p.Load(); c != nil {
 		return *c
 	}
-	b := make([]byte, 0, 320)
-	b = append(b, `{"id":`...)
+	sp := pageBufs.Get().(*[]byte)
+	b := append((*sp)[:0], `{"id":`...)
 	b = appendJSONString(b, u.id)
 	b = appendStrField(b, "username", u.username)
 	if u.firstName != "" {
@@ -141,8 +141,13 @@ func userPrefix(u *user, brief bool) []byte {
 		b = appendStringList(appendField(b, "requiredActions"), u.requiredActions)
 		b = append(appendField(b, "notBefore"), '0')
 	}
-	p.Store(&b)
-	return b
+	// Keep an exact-size copy: a million cached users should not carry slack.
+	c := make([]byte, len(b))
+	copy(c, b)
+	*sp = b
+	pageBufs.Put(sp)
+	p.Store(&c)
+	return c
 }
 
 // appendUser appends u's representation with the caller's access map.
