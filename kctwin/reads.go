@@ -943,8 +943,15 @@ func (rc *rctx) getClients() resp {
 	}
 	cid, hasCID := p.str("clientId")
 	search := p.boolOr("search", false)
+	var attrs map[string]string
+	if q, ok := p.str("q"); ok {
+		attrs = parseQuery(q)
+	}
 	var sel []*client
 	for _, c := range rc.realm.clientLst {
+		if !clientAttrsMatch(c, attrs) {
+			continue
+		}
 		if hasCID {
 			if search {
 				if !strings.Contains(strings.ToLower(c.clientID), strings.ToLower(cid)) {
@@ -962,6 +969,15 @@ func (rc *rctx) getClients() resp {
 		reps = append(reps, clientToRep(c, &rc.sess.perms))
 	}
 	return jsonResp(200, reps)
+}
+
+func clientAttrsMatch(c *client, attrs map[string]string) bool {
+	for k, v := range attrs {
+		if c.attributes[k] != v {
+			return false
+		}
+	}
+	return true
 }
 
 // GET /admin/realms/{realm}/clients/{id}

@@ -62,6 +62,7 @@ func (t *Twin) routes() {
 	r("GET", a+"/groups/{id}/children", lockRead, (*rctx).getChildren)
 	r("GET", a+"/groups/{id}/members", lockRead, (*rctx).getMembers)
 	r("GET", a+"/group-by-path/{path...}", lockRead, (*rctx).getGroupByPath)
+	r("GET", a+"/group-by-path", lockRead, (*rctx).getGroupByPath)
 	r("GET", a+"/roles", lockRead, (*rctx).getRealmRoles)
 	r("GET", a+"/roles/{name}", lockRead, func(rc *rctx) resp { return rc.getRole(false) })
 	r("GET", a+"/roles/{name}/users", lockRead, func(rc *rctx) resp { return rc.getRoleUsers(false) })

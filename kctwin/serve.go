@@ -160,6 +160,14 @@ func (t *Twin) serveKC(w http.ResponseWriter, r *http.Request, route string, st 
 				return
 			}
 		}
+		defer func() {
+			// A bug in a handler must not take the server down or leave the lock held:
+			// answer like Keycloak's unhandled-exception path and log it.
+			if p := recover(); p != nil {
+				t.cfg.logger.Error("kctwin: handler panic", "route", route, "panic", p)
+				out = serverError()
+			}
+		}()
 		out = h(rc)
 	}()
 	defer releaseBody(out)
