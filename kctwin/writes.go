@@ -1,9 +1,13 @@
 package kctwin
 
 import (
+	"bytes"
 	"encoding/json"
-	"net/http"
+	"errors"
+	"fmt"
+	"io"
 	"slices"
+	"strings"
 )
 
 // Admin API writes. Each decodes Keycloak's representation, checks the realm-management
@@ -51,13 +55,66 @@ func (t *Twin) writeRoutes(r func(method, path string, mode lockMode, h func(rc 
 
 func (rc *rctx) actor() actor { return sessionActor(rc.sess, remoteIP(rc.r)) }
 
-// decode reads a JSON body; a malformed one is a 400 like RESTEasy's.
+// decode reads a JSON body with the failures Keycloak shows: an empty or null body is an
+// unhandled exception (500), a syntax error "invalid_request" and a value of the wrong
+// type "unknown_error", both 400 "Cannot parse the JSON"; endpoints taking a role array
+// answer every malformed body "unknown_error".
 func (rc *rctx) decode(v any) (resp, bool) {
-	dec := json.NewDecoder(http.MaxBytesReader(nil, rc.r.Body, 16<<20))
-	if err := dec.Decode(v); err != nil {
-		return jsonResp(400, errBody{Error: "unknown_error"}), false
+	return rc.decodeBody(v, false, "")
+}
+
+func (rc *rctx) decodeArray(v any) (resp, bool) {
+	return rc.decodeBody(v, true, "")
+}
+
+// decodeStrict also refuses unknown fields, naming the representation as Jackson does.
+func (rc *rctx) decodeStrict(v any, repName string) (resp, bool) {
+	return rc.decodeBody(v, false, repName)
+}
+
+func (rc *rctx) decodeBody(v any, array bool, strictRep string) (resp, bool) {
+	data, err := io.ReadAll(io.LimitReader(rc.r.Body, 16<<20))
+	if err != nil {
+		return jsonResp(400, errBody{Error: "invalid_request", Description: "Cannot parse the JSON"}), false
 	}
-	return resp{}, true
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) == 0 || string(trimmed) == "null" {
+		return serverError(), false
+	}
+	dec := json.NewDecoder(bytes.NewReader(trimmed))
+	if strictRep != "" {
+		dec.DisallowUnknownFields()
+	}
+	err = dec.Decode(v)
+	if err == nil {
+		return resp{}, true
+	}
+	var syn *json.SyntaxError
+	switch {
+	case strictRep != "" && strings.HasPrefix(err.Error(), "json: unknown field "):
+		field := strings.TrimPrefix(err.Error(), "json: unknown field ")
+		line, col := lineCol(trimmed, dec.InputOffset())
+		return badRequest(fmt.Sprintf("Invalid json representation for %s. Unrecognized field %s at line %d column %d.",
+			strictRep, field, line, col)), false
+	case !array && (errors.As(err, &syn) || errors.Is(err, io.ErrUnexpectedEOF)):
+		return jsonResp(400, errBody{Error: "invalid_request", Description: "Cannot parse the JSON"}), false
+	default:
+		return jsonResp(400, errBody{Error: "unknown_error", Description: "Cannot parse the JSON"}), false
+	}
+}
+
+// lineCol locates the byte before off, where Jackson reports the end of the offending
+// token.
+func lineCol(data []byte, off int64) (int, int) {
+	line, col := 1, 0
+	for _, c := range data[:min(int(off), len(data))] {
+		if c == '\n' {
+			line, col = line+1, 0
+		} else {
+			col++
+		}
+	}
+	return line, col
 }
 
 type userBody struct {
@@ -252,7 +309,7 @@ func (rc *rctx) roleMapping(clientScoped, add bool) resp {
 		}
 	}
 	var bodies []roleBody
-	if r, ok := rc.decode(&bodies); !ok {
+	if r, ok := rc.decodeArray(&bodies); !ok {
 		return r
 	}
 	roles, r, ok := rc.resolveRoles(bodies, c)
@@ -307,7 +364,9 @@ func (rc *rctx) postGroup(child bool) resp {
 	}
 	if child {
 		// The child's representation is the response body (GroupResource.addChild).
-		out := jsonResp(201, groupToRep(g, false))
+		rep := groupToRep(g, false)
+		rep.SubGroupCount = nil // the create response omits it
+		out := jsonResp(201, rep)
 		out.location = "/admin/realms/" + rc.realm.name + "/groups/" + g.id
 		return out
 	}
@@ -400,11 +459,14 @@ func (rc *rctx) updateRole(x *role, path string) resp {
 	if r, ok := rc.decode(&b); !ok {
 		return r
 	}
+	// A role PUT replaces: an omitted description or attribute map is cleared (unlike
+	// the merging user and client PUTs).
 	var attrs map[string][]string
 	if b.Attributes != nil {
 		attrs = *b.Attributes
 	}
-	if err := rc.t.updateRoleL(rc.realm, rc.actor(), x, path, b.Name, b.Description, attrs, b.Attributes != nil); err != nil {
+	desc := deref(b.Description)
+	if err := rc.t.updateRoleL(rc.realm, rc.actor(), x, path, b.Name, &desc, attrs, true); err != nil {
 		return toResp(err)
 	}
 	return noContent()
@@ -451,7 +513,7 @@ func (rc *rctx) roleComposites(clientScoped, add bool) resp {
 
 func (rc *rctx) changeComposites(x *role, path string, add bool) resp {
 	var bodies []roleBody
-	if r, ok := rc.decode(&bodies); !ok {
+	if r, ok := rc.decodeArray(&bodies); !ok {
 		return r
 	}
 	var children []*role
@@ -626,32 +688,42 @@ type eventsConfigBody struct {
 	AdminEventsDetailsEnabled *bool     `json:"adminEventsDetailsEnabled"`
 }
 
-// PUT /events/config: an UPDATE REALM admin event on events/config.
+// PUT /events/config, as measured on Keycloak: eventsEnabled and eventsExpiration are
+// replaced (an omitted value means false / none), the other four merge; unknown event
+// types are stored, unknown listeners refused; the UPDATE REALM events/config admin event
+// is recorded when admin events are on before or after the request, with a representation
+// when details are on after it.
 func (rc *rctx) putEventsConfig() resp {
 	if r, ok := rc.need(roleManageEvents); !ok {
 		return r
 	}
 	var b eventsConfigBody
-	if r, ok := rc.decode(&b); !ok {
+	if r, ok := rc.decodeStrict(&b, "RealmEventsConfigRepresentation"); !ok {
 		return r
 	}
-	rm := rc.realm
-	if b.EnabledEventTypes != nil {
-		for _, ty := range *b.EnabledEventTypes {
-			if !knownEventTypes[ty] {
-				return serverError()
+	if b.EventsListeners != nil {
+		for _, l := range *b.EventsListeners {
+			switch l {
+			case "jboss-logging", "email":
+			case "workflow-event-listener":
+				return badRequest("Global event listeners not allowed in realm specific configuration")
+			default:
+				return badRequest("Unknown event listener")
 			}
 		}
-		rm.enabledEventTypes = slices.Clone(*b.EnabledEventTypes)
 	}
-	if b.EventsEnabled != nil {
-		rm.eventsEnabled = *b.EventsEnabled
-	}
+	rm := rc.realm
+	wasOn := rm.adminEventsEnabled
+	rm.eventsEnabled = b.EventsEnabled != nil && *b.EventsEnabled
+	rm.eventsExpiration = 0
 	if b.EventsExpiration != nil {
 		rm.eventsExpiration = *b.EventsExpiration
 	}
+	if b.EnabledEventTypes != nil {
+		rm.enabledEventTypes = dedupe(*b.EnabledEventTypes)
+	}
 	if b.EventsListeners != nil {
-		rm.eventsListeners = slices.Clone(*b.EventsListeners)
+		rm.eventsListeners = dedupe(*b.EventsListeners)
 	}
 	if b.AdminEventsEnabled != nil {
 		rm.adminEventsEnabled = *b.AdminEventsEnabled
@@ -659,8 +731,23 @@ func (rc *rctx) putEventsConfig() resp {
 	if b.AdminEventsDetailsEnabled != nil {
 		rm.adminEventsDetailsEnabled = *b.AdminEventsDetailsEnabled
 	}
-	rc.t.adminEventLocked(rm, rc.actor(), "UPDATE", "REALM", "events/config", eventsConfigOf(rm))
+	if wasOn || rm.adminEventsEnabled {
+		nowOn := rm.adminEventsEnabled
+		rm.adminEventsEnabled = true
+		rc.t.adminEventLocked(rm, rc.actor(), "UPDATE", "REALM", "events/config", eventsConfigOf(rm))
+		rm.adminEventsEnabled = nowOn
+	}
 	return noContent()
+}
+
+func dedupe(s []string) []string {
+	out := make([]string, 0, len(s))
+	for _, x := range s {
+		if !slices.Contains(out, x) {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 // DELETE /events and /admin-events remove every stored event of that kind.
