@@ -108,8 +108,10 @@ func (t *Twin) mutateRead(op, realmName string, fn func(rm *realm) error) error 
 }
 
 // UpdateUser changes a user (PUT /users/{id}): edit receives the current fields and
-// changes them in place; one UPDATE USER users/{id} event. edit runs under the Twin's lock
-// and must not call the Twin.
+// changes them in place; one UPDATE USER users/{id} event. A changed Username takes
+// effect only in a realm that allows editing usernames (SetEditUsernameAllowed, or
+// editUsernameAllowed in a loaded export); otherwise it is ignored, as by Keycloak. edit
+// runs under the Twin's lock and must not call the Twin.
 func (t *Twin) UpdateUser(realmName, id string, edit func(*UserInput)) error {
 	return t.mutate("update user", realmName, func(rm *realm, a actor) error {
 		u, err := findUser(rm, id)
@@ -130,6 +132,15 @@ func (t *Twin) SetUserAttributes(realmName, id string, attrs map[string][]string
 // SetRequiredActions replaces a user's required actions (an UPDATE USER).
 func (t *Twin) SetRequiredActions(realmName, id string, actions []string) error {
 	return t.UpdateUser(realmName, id, func(u *UserInput) { u.RequiredActions = actions })
+}
+
+// SetEditUsernameAllowed sets the realm's editUsernameAllowed (off in a new or generated
+// realm), which decides whether user updates may rename a user.
+func (t *Twin) SetEditUsernameAllowed(realmName string, allowed bool) error {
+	return t.mutate("set edit username allowed", realmName, func(rm *realm, a actor) error {
+		rm.editUsernameAllowed = allowed
+		return nil
+	})
 }
 
 // DeleteUser deletes a user (DELETE /users/{id}) with its memberships and role mappings.

@@ -254,6 +254,16 @@ func TestGoMutationsMatchAdminAPI(t *testing.T) {
 	step(tw.LeaveGroup("acme", uid, child))
 	step(tw.DeleteGroup("acme", g))
 	step(tw.UpdateUser("acme", uid, func(u *kctwin.UserInput) { u.Username = "eve2" }))
+	if u, _ := tw.User("acme", uid); u.Username != "eve" {
+		t.Fatalf("renamed without editUsernameAllowed: %q", u.Username)
+	}
+	if err := tw.SetEditUsernameAllowed("acme", true); err != nil {
+		t.Fatal(err)
+	}
+	step(tw.UpdateUser("acme", uid, func(u *kctwin.UserInput) { u.Username = "eve2" }))
+	if u, _ := tw.User("acme", uid); u.Username != "eve2" {
+		t.Fatalf("not renamed with editUsernameAllowed: %q", u.Username)
+	}
 	step(tw.DeleteUser("acme", uid))
 	hr, _ := tw.ClientUUID("acme", "hr-portal")
 	want := []string{
@@ -268,7 +278,7 @@ func TestGoMutationsMatchAdminAPI(t *testing.T) {
 		"UPDATE CLIENT_ROLE clients/" + hr + "/roles/audit", "DELETE CLIENT_ROLE clients/" + hr + "/roles/auditing",
 		"CREATE CLIENT clients/" + cid, "UPDATE CLIENT clients/" + cid, "DELETE CLIENT clients/" + cid,
 		"DELETE GROUP_MEMBERSHIP users/" + uid + "/groups/" + child, "DELETE GROUP groups/" + g,
-		"UPDATE USER users/" + uid, "DELETE USER users/" + uid,
+		"UPDATE USER users/" + uid, "UPDATE USER users/" + uid, "DELETE USER users/" + uid,
 	}
 	got := paths(adminEventsAfter(t, tw, 0))
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
