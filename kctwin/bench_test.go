@@ -194,6 +194,9 @@ func BenchmarkGenerateMillion(b *testing.B) {
 		b.ReportMetric(float64(held)/(1<<20), "MiB/held")
 		b.ReportMetric(float64(cached)/(1<<20), "MiB/held-after-full-scan")
 		b.ReportMetric(scan.Seconds(), "s/full-scan")
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		b.ReportMetric(float64(ms.Sys)/(1<<20), "MiB/sys")
 		tw.Close()
 		runtime.KeepAlive(tw)
 	}
