@@ -121,14 +121,22 @@ type contents struct {
 
 func (s *stack) read(realm string) contents {
 	s.t.Helper()
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(s.kafka.ListenAddrs()...)}, topics.ReplayOpts()...)...)
+	c, err := s.tryRead(realm)
 	if err != nil {
 		s.t.Fatal(err)
+	}
+	return c
+}
+
+func (s *stack) tryRead(realm string) (contents, error) {
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(s.kafka.ListenAddrs()...)}, topics.ReplayOpts()...)...)
+	if err != nil {
+		return contents{}, err
 	}
 	defer cl.Close()
 	rc, err := sr.NewClient(sr.URLs(s.reg.URL()))
 	if err != nil {
-		s.t.Fatal(err)
+		return contents{}, err
 	}
 	codec := schemas.NewCodec(rc)
 	c := contents{tables: expected.Tables{}, events: map[string]schemas.Row{}, adminEvents: map[string]schemas.Row{}}
@@ -161,18 +169,28 @@ func (s *stack) read(realm string) contents {
 		}
 		return nil
 	})
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	return c
+	return c, err
 }
 
 // check compares a realm's topics with the twin's ground truth.
 func (s *stack) check(realm string, c contents) {
 	s.t.Helper()
+	if d := s.diff(realm, c); d != "" {
+		s.t.Errorf("realm %s:\n%s", realm, d)
+	}
+}
+
+// diff describes how a realm's topics differ from the twin's ground truth ("" if equal).
+func (s *stack) diff(realm string, c contents) string {
 	d, err := s.twin.DumpRealm(realm)
 	if err != nil {
 		s.t.Fatal(err)
+	}
+	var out []string
+	add := func(x string) {
+		if x != "" {
+			out = append(out, x)
+		}
 	}
 	v := s.twin.Version()
 	want := expected.Entities(d, v)
@@ -180,22 +198,16 @@ func (s *stack) check(realm string, c contents) {
 		if t == schemas.Event || t == schemas.AdminEvent {
 			continue
 		}
-		if diff := expected.Diff(t.Name(), want[t.Name()], c.tables[t.Name()], 5); diff != "" {
-			s.t.Errorf("realm %s: %s", realm, diff)
-		}
+		add(expected.Diff(t.Name(), want[t.Name()], c.tables[t.Name()], 5))
 	}
 	if len(c.dupEvents) > 0 {
-		s.t.Errorf("realm %s: %d events visible twice, e.g. %s", realm, len(c.dupEvents), c.dupEvents[0])
+		add(fmt.Sprintf("%d events visible twice, e.g. %s", len(c.dupEvents), c.dupEvents[0]))
 	}
 	wantEv, wantAdm := expected.Events(d, "keycdc"), expected.AdminEvents(d, v)
 	if v >= "26.2" {
-		if diff := expected.Diff("event", wantEv, c.events, 5); diff != "" {
-			s.t.Errorf("realm %s: %s", realm, diff)
-		}
-		if diff := expected.Diff("admin_event", wantAdm, c.adminEvents, 5); diff != "" {
-			s.t.Errorf("realm %s: %s", realm, diff)
-		}
-		return
+		add(expected.Diff("event", wantEv, c.events, 5))
+		add(expected.Diff("admin_event", wantAdm, c.adminEvents, 5))
+		return strings.Join(out, "\n")
 	}
 	for name, pair := range map[string][2]map[string]int{
 		"event":       {expected.WithoutID(wantEv), expected.WithoutID(c.events)},
@@ -214,7 +226,51 @@ func (s *stack) check(realm string, c contents) {
 			}
 		}
 		if bad > 0 {
-			s.t.Errorf("realm %s: %d %s contents differ from the twin's (%d want, %d got)", realm, bad, name, len(w), len(g))
+			add(fmt.Sprintf("%d %s contents differ from the twin's (%d want, %d got)", bad, name, len(w), len(g)))
 		}
 	}
+	return strings.Join(out, "\n")
+}
+
+// eventually waits until the realm's topics equal the twin's truth, failing after timeout
+// with the last difference.
+func (s *stack) eventually(realm string, timeout time.Duration) contents {
+	s.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		c, err := s.tryRead(realm)
+		d := fmt.Sprint(err)
+		if err == nil {
+			if d = s.diff(realm, c); d == "" {
+				return c
+			}
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("realm %s did not converge in %v:\n%s", realm, timeout, d)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// start runs `keycdc run` (continuous) in-process until the returned stop is called.
+func (s *stack) start(cfg string) (stop func() string) {
+	s.t.Helper()
+	var out, errb syncBuffer
+	e := env{stdout: &out, stderr: &errb, getenv: func(string) string { return "" }}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- cmdRun(ctx, e, []string{"--config", cfg}) }()
+	stopped := false
+	stop = func() string {
+		if !stopped {
+			stopped = true
+			cancel()
+			if err := <-done; err != nil {
+				s.t.Errorf("keycdc run: %v\n%s", err, errb.String())
+			}
+		}
+		return errb.String()
+	}
+	s.t.Cleanup(func() { stop() })
+	return stop
 }
