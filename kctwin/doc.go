@@ -33,15 +33,31 @@
 // events are ordered by id in both directions: stable, but not insertion order and not
 // reversed by direction, which trips pollers that assume either.
 //
-// Keycloak behaviour the twin reproduces on purpose: unfiltered and searched user
-// listings leave service accounts out while any field filter brings them in, and
-// /users/count never counts them; the full user representation has no
-// serviceAccountClientId (only exports do); /groups lists top-level groups only, with
-// subGroupCount, and /children pages with max 10 by default; members and role users
-// default to max 100; role lists are unpaged unless both first and max are given;
-// /groups and /clients have no default max; client secrets are returned in plaintext;
-// an unknown event type in a filter is a 500; events expire only when the periodic
-// cleanup runs (ExpireEvents, or EventCleanupInterval), never at read time.
+// Keycloak behaviour the twin reproduces on purpose (from keycloak-api.md, Keycloak's
+// source, and behaviour measured on live 26.x servers):
+//
+//   - Users: unfiltered and searched listings leave service accounts out, any field
+//     filter brings them in, and /users/count never counts them; field filters are
+//     case-insensitive substrings while search is a prefix with "*" and "quoted" forms;
+//     the full representation has no serviceAccountClientId (only exports do); listing
+//     entries carry a one-key access map on 26.2 and single reads the full one; usernames
+//     are immutable unless the realm allows editing them.
+//   - Groups: /groups lists top-level groups only, with subGroupCount and access;
+//     /children pages with max 10 by default; members and role users default to max 100;
+//     /groups and /clients have no default max; membership listings omit subGroupCount;
+//     a missing group is a 404 before any permission check.
+//   - Roles: listings are unpaged, and then in no name order, unless both first and max
+//     (or a non-empty search) are given, when they are sorted by name; role PUTs replace
+//     where user and client PUTs merge; roles-by-id answers 404 before 403.
+//   - Errors: a malformed first/max is a 404 before the role check; an unknown event type,
+//     operation or resource type in a filter is a 500; bad dates and directions are 400s
+//     with Keycloak's sentences; an empty or null JSON body is a 500; a known path with
+//     the wrong method is "HTTP 404 Not Found", an unknown path "Unable to find matching
+//     target resource method".
+//   - Clients: secrets are returned in plaintext on confidential clients.
+//   - Events: expire only when the periodic cleanup runs (ExpireEvents, or
+//     EventCleanupInterval), never at read time; PUT /events/config replaces two fields and
+//     merges four, and records itself when admin events were on before or after.
 //
 // # Data flow
 //

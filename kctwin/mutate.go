@@ -281,9 +281,12 @@ func (t *Twin) applyUserL(rm *realm, a actor, u *user, in UserInput) error {
 	return nil
 }
 
+// Deletes record the object as it was before it went, as Keycloak's admin events do.
+
 func (t *Twin) deleteUserL(rm *realm, a actor, u *user) {
+	rep := userEventRep(u)
 	rm.deleteUser(u)
-	t.adminEventLocked(rm, a, "DELETE", "USER", "users/"+u.id, nil)
+	t.adminEventLocked(rm, a, "DELETE", "USER", "users/"+u.id, rep)
 }
 
 func (t *Twin) joinGroupL(rm *realm, a actor, u *user, g *group) {
@@ -391,8 +394,9 @@ func (t *Twin) updateGroupL(rm *realm, a actor, g *group, name *string, desc *st
 }
 
 func (t *Twin) deleteGroupL(rm *realm, a actor, g *group) {
+	rep := groupEventRep(g)
 	rm.deleteGroup(g)
-	t.adminEventLocked(rm, a, "DELETE", "GROUP", "groups/"+g.id, nil)
+	t.adminEventLocked(rm, a, "DELETE", "GROUP", "groups/"+g.id, rep)
 }
 
 // --- roles --------------------------------------------------------------------------
@@ -455,8 +459,9 @@ func (t *Twin) deleteRoleL(rm *realm, a actor, r *role, path string) error {
 	if r == rm.defaultRole {
 		return errInvalid("You cannot delete the default role")
 	}
+	rep := roleToRep(rm, r, true)
 	rm.deleteRole(r)
-	t.adminEventLocked(rm, a, "DELETE", roleResType(r), path, nil)
+	t.adminEventLocked(rm, a, "DELETE", roleResType(r), path, rep)
 	return nil
 }
 
@@ -560,7 +565,8 @@ func (t *Twin) deleteClientL(rm *realm, a actor, c *client) error {
 	if c == rm.byClient[mgmtClientID] {
 		return errInvalid("Cannot delete the realm-management client")
 	}
+	rep := clientEventRep(c)
 	rm.deleteClient(c)
-	t.adminEventLocked(rm, a, "DELETE", "CLIENT", "clients/"+c.id, nil)
+	t.adminEventLocked(rm, a, "DELETE", "CLIENT", "clients/"+c.id, rep)
 	return nil
 }
