@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -165,9 +166,12 @@ func TestChurnDuringScanCausesNoFalseDelete(t *testing.T) {
 				t.Fatal(err)
 			}
 			d, _ := f.twin.DumpRealm(f.realm)
+			var mu sync.Mutex // the hook runs on concurrent requests
 			var deleted []string
 			n := 0
 			f.twin.SetHook(func(route string, r *http.Request) {
+				mu.Lock()
+				defer mu.Unlock()
 				switch route {
 				case "GET /admin/realms/{realm}/users", "GET /admin/realms/{realm}/groups/{id}/members",
 					"GET /admin/realms/{realm}/roles/{role-name}/users":
