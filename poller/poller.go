@@ -230,7 +230,7 @@ func (p *Poller) Run(ctx context.Context) error {
 		if checkpoint.IsFenced(err) {
 			return fmt.Errorf("realm %q: %w", p.cfg.Realm, ErrFenced)
 		}
-		p.m.sessionFailures.Add(ctx, 1)
+		p.m.sessionFailures.Add(ctx, 1, metric.WithAttributes(p.m.realm))
 		p.setError(err)
 		if p.cfg.Once || (!progressed && permanent(err)) {
 			return fmt.Errorf("realm %q: %w", p.cfg.Realm, err)
@@ -402,7 +402,7 @@ func (p *Poller) fullScan(ctx context.Context, st *state, started time.Time) err
 	if err != nil {
 		return fmt.Errorf("full scan of realm %q: %w", p.cfg.Realm, err)
 	}
-	p.m.scans.Add(ctx, 1)
+	p.m.scans.Add(ctx, 1, metric.WithAttributes(p.m.realm))
 	// Record the scan in the checkpoint (with nothing else when the realm was quiet).
 	if err := p.commit(ctx, st, nil, next); err != nil {
 		return err
@@ -422,6 +422,7 @@ func (p *Poller) pollEvents(ctx context.Context, st *state) error {
 		if s.Kind() == events.Admin {
 			from = st.pos.AdminEvents
 		}
+		started := p.now()
 		_, err := s.Poll(ctx, from, p.cfg.Start, func(ctx context.Context, b events.Batch) error {
 			var h snapshot.Hints
 			for _, e := range b.Users {
@@ -459,6 +460,7 @@ func (p *Poller) pollEvents(ctx context.Context, st *state) error {
 		if err != nil {
 			return err
 		}
+		p.setCaughtUp(s.Kind(), started)
 	}
 	return nil
 }

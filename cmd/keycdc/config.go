@@ -266,12 +266,18 @@ func (c *config) applyYAML(root *yaml.Node) []error {
 			errs = append(errs, fmt.Errorf("%s (line %d): expected a mapping of keys", where, n.Line))
 			return
 		}
+		seen := map[string]int{}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			path := k.Value
 			if prefix != "" {
 				path = prefix + "." + k.Value
 			}
+			if line, dup := seen[k.Value]; dup {
+				errs = append(errs, fmt.Errorf("%s (line %d): given twice (first on line %d)", path, k.Line, line))
+				continue
+			}
+			seen[k.Value] = k.Line
 			if sections[path] {
 				walk(v, path)
 				continue

@@ -48,9 +48,9 @@ func TestCrashLoopConverges(t *testing.T) {
 	for _, v := range []string{"26.2", "25.0"} {
 		t.Run(v, func(t *testing.T) {
 			s := newStack(t, v, spec("acme", 400, 21))
-			s.extra = "sync:\n  full_scan_interval: 2s\n"
+			s.syncExtra = "  full_scan_interval: 2s\n"
 			// Small transactions, so that kills land between and inside many of them.
-			cfg := strings.Replace(s.config(), "max_transaction_records: 200", "max_transaction_records: 37", 1)
+			cfg := s.configWith(nil, "max_transaction_records: 200", "max_transaction_records: 37")
 			if err := s.twin.StartActivity(kctwin.Activity{Realm: "acme", EventsPerSecond: 200, ChangesPerSecond: 20, Seed: 5}); err != nil {
 				t.Fatal(err)
 			}

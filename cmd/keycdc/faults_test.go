@@ -18,8 +18,8 @@ func TestFaultsStillConverge(t *testing.T) {
 	for _, v := range []string{"26.2", "25.0"} {
 		t.Run(v, func(t *testing.T) {
 			s := newStack(t, v, spec("acme", 200, 31))
-			s.extra = "sync:\n  full_scan_interval: 1s\n"
-			cfg := strings.Replace(s.config(), "page_size: 13", "page_size: 13\n  request_timeout: 1s", 1)
+			s.syncExtra = "  full_scan_interval: 1s\n"
+			cfg := s.configWith(nil, "page_size: 13", "page_size: 13\n  request_timeout: 1s")
 			tw := s.twin
 			if err := tw.SetFaults(kctwin.Faults{Rate: 0.03, RetryAfter: 1, HangRate: 0.01, HangFor: 3 * time.Second, Seed: 3}); err != nil {
 				t.Fatal(err)

@@ -56,6 +56,15 @@ type pipeline struct {
 	pollers   []*poller.Poller
 	producers []*kgo.Client
 	admin     *kgo.Client
+	// metricsAddr is where /metrics and /healthz are served ("" when disabled).
+	metricsAddr string
+	started     time.Time
+}
+
+// stallAfter is how long a realm may go without a complete cycle before /healthz reports
+// it: long enough for a full scan of a large realm, short enough to catch a stuck loop.
+func (p *pipeline) stallAfter() time.Duration {
+	return 5*time.Minute + 10*p.cfg.Sync.PollInterval
 }
 
 func compression(name string) kgo.CompressionCodec {
@@ -86,7 +95,7 @@ func newPipeline(ctx context.Context, c *config, log *slog.Logger, tel *telemetr
 	if err != nil {
 		return nil, err
 	}
-	p := &pipeline{cfg: c, log: log, once: once}
+	p := &pipeline{cfg: c, log: log, once: once, started: time.Now()}
 	ok := false
 	defer func() {
 		if !ok {
@@ -157,6 +166,7 @@ func newPipeline(ctx context.Context, c *config, log *slog.Logger, tel *telemetr
 		p.pollers = append(p.pollers, pl)
 	}
 	tel.health = p.health
+	p.metricsAddr = tel.addr()
 	ok = true
 	return p, nil
 }
@@ -172,10 +182,14 @@ func (p *pipeline) run(ctx context.Context) error {
 	for _, pl := range p.pollers {
 		g.Go(func() error { return pl.Run(gctx) })
 	}
+	attrs := []any{"realms", strings.Join(p.cfg.Keycloak.Realms, ","), "poll_interval", p.cfg.Sync.PollInterval}
+	if p.metricsAddr != "" {
+		attrs = append(attrs, "metrics", p.metricsAddr)
+	}
 	if p.once {
-		p.log.Info("running one cycle", "realms", strings.Join(p.cfg.Keycloak.Realms, ","))
+		p.log.Info("running one cycle", attrs...)
 	} else {
-		p.log.Info("keycdc running", "realms", strings.Join(p.cfg.Keycloak.Realms, ","), "poll_interval", p.cfg.Sync.PollInterval)
+		p.log.Info("keycdc running", attrs...)
 	}
 	err := g.Wait()
 	if err != nil && errors.Is(err, poller.ErrFenced) {
@@ -184,12 +198,20 @@ func (p *pipeline) run(ctx context.Context) error {
 	return err
 }
 
-// health is unhealthy while any realm's last session failed and no cycle has succeeded since.
+// health is unhealthy while any realm's last session failed and no cycle has succeeded
+// since, or when a realm has completed no cycle for longer than stallAfter (a loop stuck on
+// something that never errors).
 func (p *pipeline) health() error {
 	var bad []string
+	stall := p.stallAfter()
+	now := time.Now()
 	for _, pl := range p.pollers {
-		if st := pl.Status(); st.LastError != "" {
+		st := pl.Status()
+		switch {
+		case st.LastError != "":
 			bad = append(bad, fmt.Sprintf("realm %s: %s", st.Realm, st.LastError))
+		case now.Sub(p.started) > stall && now.Sub(st.LastCycle) > stall:
+			bad = append(bad, fmt.Sprintf("realm %s: no complete cycle for %v", st.Realm, stall))
 		}
 	}
 	if len(bad) > 0 {
