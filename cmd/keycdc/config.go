@@ -59,6 +59,7 @@ type kafkaSection struct {
 	MaxTxRecords      int             `yaml:"max_transaction_records" default:"5000" doc:"Records per transaction at most."`
 	TxTimeout         time.Duration   `yaml:"transaction_timeout" default:"60s" doc:"Transaction timeout given to the broker."`
 	ClientID          string          `yaml:"client_id" default:"keycdc" doc:"Kafka client id."`
+	Compression       string          `yaml:"compression" default:"gzip" doc:"Batch compression: none, gzip, snappy, lz4 or zstd (gzip is readable by every client, pure-JavaScript ones included)."`
 	SASL              saslSection     `yaml:"sasl"`
 	TLS               kafkaTLSSection `yaml:"tls"`
 }
@@ -431,6 +432,11 @@ func (c *config) validate(need requirement) error {
 		}
 		if c.Kafka.TxTimeout < 10*time.Second {
 			bad("kafka.transaction_timeout", "must be at least 10s, got %v", c.Kafka.TxTimeout)
+		}
+		switch c.Kafka.Compression {
+		case "none", "gzip", "snappy", "lz4", "zstd":
+		default:
+			bad("kafka.compression", "%q is not none, gzip, snappy, lz4 or zstd", c.Kafka.Compression)
 		}
 		switch c.Kafka.SASL.Mechanism {
 		case "", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":

@@ -40,6 +40,8 @@ func usagef(format string, a ...any) error { return &usageError{msg: fmt.Sprintf
 func commands() map[string]command {
 	return map[string]command{
 		"version": {summary: "print the keycdc version", run: cmdVersion},
+		"run":     {summary: "run the pipeline: keycdc run --config F [--once]", run: cmdRun},
+		"twin":    {summary: "serve a Keycloak Admin API twin for tests and demos", run: cmdTwin},
 	}
 }
 
