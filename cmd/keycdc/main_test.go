@@ -1,19 +1,60 @@
 package main
 
 import (
+	"fmt"
+	"net"
+	"net/http"
 	"os"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
 	"testing"
 
 	"github.com/keycdc/keycdc/internal/leakcheck"
 )
 
 // TestMain lets the test binary act as the keycdc command (KEYCDC_TEST_MAIN=1), so crash
-// tests can run keycdc as a child process and kill it, and checks for leaked goroutines.
+// tests and benchmarks can run keycdc as a child process, and checks for leaked goroutines.
 func TestMain(m *testing.M) {
 	if os.Getenv("KEYCDC_TEST_MAIN") == "1" {
-		os.Args = append([]string{"keycdc"}, os.Args[1:]...)
-		main()
-		return
+		os.Exit(childMain())
 	}
 	leakcheck.Main(m)
+}
+
+// childMain runs the keycdc command as main does. For benchmarks it writes a CPU profile of
+// the whole run to KEYCDC_TEST_CPUPROFILE, and serves GET /heap on KEYCDC_TEST_PPROF: a
+// heap profile taken after a GC, with the in-use heap bytes in the X-Heap-Inuse header.
+func childMain() int {
+	if path := os.Getenv("KEYCDC_TEST_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "cpu profile:", err)
+			return 1
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "cpu profile:", err)
+			return 1
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
+	if addr := os.Getenv("KEYCDC_TEST_PPROF"); addr != "" {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "profile endpoint:", err)
+			return 1
+		}
+		defer ln.Close()
+		mux := http.NewServeMux()
+		mux.HandleFunc("GET /heap", func(w http.ResponseWriter, r *http.Request) {
+			runtime.GC()
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			w.Header().Set("X-Heap-Inuse", strconv.FormatUint(ms.HeapInuse, 10))
+			pprof.Lookup("heap").WriteTo(w, 0)
+		})
+		go http.Serve(ln, mux)
+	}
+	return run(env{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}, os.Args[1:])
 }
