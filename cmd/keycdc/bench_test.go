@@ -46,7 +46,7 @@ import (
 //
 // keycdc's settings can be changed for a run through its environment variables, which the
 // child inherits (KEYCDC_KEYCLOAK_PAGE_SIZE=1000, KEYCDC_KEYCLOAK_CONCURRENCY=16, ...).
-// KEYCDC_BENCH_PROFILE=dir writes keycdc's CPU profile and heap profiles into dir, and
+// KEYCDC_BENCH_PROFILE=dir writes keycdc's CPU profile, heap profile and log into dir, and
 // KEYCDC_BENCH_CHANGES=n sets the number of timed changes (default 200).
 
 // benchSize is one realm size of BENCHMARKS.md.
@@ -316,6 +316,9 @@ func (w *benchWorld) startKeycdc(profile string, args ...string) *benchChild {
 			c.cmd.Process.Kill()
 			<-c.done
 		}
+		if dir := os.Getenv("KEYCDC_BENCH_PROFILE"); dir != "" && profile != "" {
+			os.WriteFile(filepath.Join(dir, profile+".log"), []byte(c.logs.String()), 0o644)
+		}
 	})
 	return c
 }
@@ -361,8 +364,16 @@ func (c *benchChild) stop() {
 	c.wait(time.Minute)
 }
 
-// peakRSS returns the child's peak resident set in KB (after it ended).
-func (c *benchChild) peakRSS() int64 { return c.cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss }
+// peakRSS returns the child's peak resident set in KB, as it reported it when it ended.
+func (c *benchChild) peakRSS() int64 {
+	logs := c.logs.String()
+	i := strings.LastIndex(logs, peakRSSPrefix)
+	if i < 0 {
+		c.tb.Fatalf("keycdc did not report its peak RSS:\n%s", tail(logs))
+	}
+	n, _ := strconv.ParseInt(strings.Fields(logs[i+len(peakRSSPrefix):])[0], 10, 64)
+	return n
+}
 
 // cpu returns the child's CPU time (after it ended).
 func (c *benchChild) cpu() time.Duration {

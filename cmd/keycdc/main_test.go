@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/keycdc/keycdc/internal/leakcheck"
@@ -23,9 +24,15 @@ func TestMain(m *testing.M) {
 }
 
 // childMain runs the keycdc command as main does. For benchmarks it writes a CPU profile of
-// the whole run to KEYCDC_TEST_CPUPROFILE, and serves GET /heap on KEYCDC_TEST_PPROF: a
-// heap profile taken after a GC, with the in-use heap bytes in the X-Heap-Inuse header.
+// the whole run to KEYCDC_TEST_CPUPROFILE, serves GET /heap on KEYCDC_TEST_PPROF (a heap
+// profile taken after a GC, with the in-use heap bytes in the X-Heap-Inuse header), and
+// ends its output with its peak resident set (VmHWM) on a line of its own: the parent
+// cannot take it from rusage, because Linux starts a child's ru_maxrss at the RSS of the
+// process that forked it.
 func childMain() int {
+	if os.Getenv("KEYCDC_TEST_PPROF") != "" {
+		defer printPeakRSS()
+	}
 	if path := os.Getenv("KEYCDC_TEST_CPUPROFILE"); path != "" {
 		f, err := os.Create(path)
 		if err != nil {
@@ -57,4 +64,19 @@ func childMain() int {
 		go http.Serve(ln, mux)
 	}
 	return run(env{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}, os.Args[1:])
+}
+
+// peakRSSPrefix starts the line on which a benchmark child reports its peak RSS in KB.
+const peakRSSPrefix = "keycdc-test-child vmhwm_kb="
+
+func printPeakRSS() {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+			fmt.Fprintf(os.Stderr, "%s%s\n", peakRSSPrefix, f[1])
+		}
+	}
 }
