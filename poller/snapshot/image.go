@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -12,42 +13,30 @@ import (
 // column (a user id, group id, role id or client id), so that a refresh of one owner diffs
 // only that owner's rows.
 //
+// The image is the one structure whose size grows with the realm (hundreds of thousands of
+// rows), so it holds no Go pointers per row: owner ids and the rest of each key live in
+// byte arenas, rows in flat slices of fixed-size records, and lookups go through
+// open-addressing tables of row numbers. The garbage collector therefore never traces it,
+// and a row costs about 60 bytes plus its key (BenchmarkImage).
+//
 // An image is owned by one goroutine; it has no locks.
 type image struct {
 	seed   maphash.Seed
 	gen    uint32 // generation of the running full scan
 	tables map[string]*tableImage
-	intern map[string]string // owner ids, shared by all tables
-}
-
-type tableImage struct {
-	owners map[string]*ownerRows
-	rows   int
-}
-
-// ownerRows holds the rows of one owner in one table. Most owners have a handful of rows and
-// are searched linearly; owners with many (a large group's members) get an index.
-type ownerRows struct {
-	rows []row
-	idx  map[string]int32 // rest → position in rows, once len(rows) > indexAt
-}
-
-const indexAt = 16
-
-type row struct {
-	rest string // the key's encoding after the owner column
-	hash uint64 // hash of the encoded value
-	gen  uint32 // last full scan generation that saw the row
+	owners ownerTable // owner ids, shared by all tables
 }
 
 func newImage() *image {
-	return &image{seed: maphash.MakeSeed(), tables: map[string]*tableImage{}, intern: map[string]string{}}
+	im := &image{seed: maphash.MakeSeed(), tables: map[string]*tableImage{}}
+	im.owners.seed = im.seed
+	return im
 }
 
 func (im *image) table(name string) *tableImage {
 	t := im.tables[name]
 	if t == nil {
-		t = &tableImage{owners: map[string]*ownerRows{}}
+		t = &tableImage{seed: im.seed, free: none}
 		im.tables[name] = t
 	}
 	return t
@@ -55,13 +44,281 @@ func (im *image) table(name string) *tableImage {
 
 func (im *image) hash(value []byte) uint64 { return maphash.Bytes(im.seed, value) }
 
-func (im *image) internOwner(owner []byte) string {
-	if s, ok := im.intern[string(owner)]; ok {
-		return s
+// none marks the end of a chain and an empty slot.
+const none = -1
+
+// ownerTable interns owner ids as small integers. An owner's number stays the same while
+// any table holds a row of it; numbers of owners without rows are reused.
+type ownerTable struct {
+	seed  maphash.Seed
+	arena []byte
+	dead  int // bytes of arena no owner uses
+	recs  []ownerRec
+	free  []uint32
+	index slots // owner numbers by hash of the id
+	live  int
+}
+
+type ownerRec struct {
+	off, n uint32
+	rows   uint32 // rows of this owner in all tables; 0 means the number is free
+}
+
+func (ot *ownerTable) id(o uint32) []byte {
+	r := ot.recs[o]
+	return ot.arena[r.off : r.off+r.n]
+}
+
+// find returns the number of owner, or none.
+func (ot *ownerTable) find(owner []byte) int32 {
+	h := maphash.Bytes(ot.seed, owner)
+	return ot.index.find(h, func(o int32) bool { return bytes.Equal(ot.id(uint32(o)), owner) })
+}
+
+// intern returns the number of owner, adding it when new.
+func (ot *ownerTable) intern(owner []byte) uint32 {
+	if o := ot.find(owner); o != none {
+		return uint32(o)
 	}
-	s := string(owner)
-	im.intern[s] = s
-	return s
+	var o uint32
+	rec := ownerRec{off: uint32(len(ot.arena)), n: uint32(len(owner))}
+	ot.arena = append(ot.arena, owner...)
+	if n := len(ot.free); n > 0 {
+		o = ot.free[n-1]
+		ot.free = ot.free[:n-1]
+		ot.recs[o] = rec
+	} else {
+		o = uint32(len(ot.recs))
+		ot.recs = append(ot.recs, rec)
+	}
+	ot.live++
+	ot.index.insert(maphash.Bytes(ot.seed, owner), int32(o), ot.rehash)
+	return o
+}
+
+func (ot *ownerTable) rehash(o int32) uint64 { return maphash.Bytes(ot.seed, ot.id(uint32(o))) }
+
+// release drops one row of owner o and forgets the owner with its last row.
+func (ot *ownerTable) release(o uint32) {
+	r := &ot.recs[o]
+	r.rows--
+	if r.rows > 0 {
+		return
+	}
+	h := maphash.Bytes(ot.seed, ot.id(o))
+	ot.index.remove(h, int32(o), ot.rehash)
+	ot.dead += int(r.n)
+	*r = ownerRec{}
+	ot.free = append(ot.free, o)
+	ot.live--
+}
+
+// compact rewrites the arena without the ids of forgotten owners.
+func (ot *ownerTable) compact() {
+	if ot.dead == 0 {
+		return
+	}
+	arena := make([]byte, 0, len(ot.arena)-ot.dead)
+	for i := range ot.recs {
+		r := &ot.recs[i]
+		if r.rows == 0 {
+			continue
+		}
+		off := uint32(len(arena))
+		arena = append(arena, ot.arena[r.off:r.off+r.n]...)
+		r.off = off
+	}
+	ot.arena, ot.dead = arena, 0
+}
+
+// tableImage holds the rows of one table. Rows of one owner form a doubly linked chain
+// starting at heads[owner].
+type tableImage struct {
+	seed  maphash.Seed
+	recs  []rowRec
+	free  int32 // first free record (chained through next), or none
+	rows  int
+	arena []byte // the keys' encodings after the owner column
+	dead  int
+	index slots   // record numbers by hash of (owner, rest)
+	heads []int32 // owner number → first record of that owner, or none
+}
+
+type rowRec struct {
+	hash       uint64 // hash of the encoded value
+	owner      uint32
+	off, n     uint32 // rest of the key in arena
+	gen        uint32 // last full scan generation that saw the row
+	next, prev int32
+}
+
+// freeOwner marks a record slot as free.
+const freeOwner = ^uint32(0)
+
+func (t *tableImage) rest(i int32) []byte {
+	r := &t.recs[i]
+	return t.arena[r.off : r.off+r.n]
+}
+
+func (t *tableImage) keyHash(owner uint32, rest []byte) uint64 {
+	h := maphash.Bytes(t.seed, rest)
+	h ^= (uint64(owner) + 1) * 0x9e3779b97f4a7c15
+	return h ^ h>>31
+}
+
+func (t *tableImage) rehash(i int32) uint64 { return t.keyHash(t.recs[i].owner, t.rest(i)) }
+
+func (t *tableImage) find(owner uint32, rest []byte) int32 {
+	return t.index.find(t.keyHash(owner, rest), func(i int32) bool {
+		return t.recs[i].owner == owner && bytes.Equal(t.rest(i), rest)
+	})
+}
+
+func (t *tableImage) head(owner uint32) int32 {
+	if int(owner) < len(t.heads) {
+		return t.heads[owner]
+	}
+	return none
+}
+
+func (t *tableImage) add(owner uint32, rest []byte, hash uint64, gen uint32) {
+	rec := rowRec{hash: hash, owner: owner, off: uint32(len(t.arena)), n: uint32(len(rest)), gen: gen, next: none, prev: none}
+	t.arena = append(t.arena, rest...)
+	for int(owner) >= len(t.heads) {
+		t.heads = append(t.heads, none)
+	}
+	if h := t.heads[owner]; h != none {
+		rec.next = h
+	}
+	var i int32
+	if t.free != none {
+		i = t.free
+		t.free = t.recs[i].next
+		t.recs[i] = rec
+	} else {
+		i = int32(len(t.recs))
+		t.recs = append(t.recs, rec)
+	}
+	if rec.next != none {
+		t.recs[rec.next].prev = i
+	}
+	t.heads[owner] = i
+	t.index.insert(t.keyHash(owner, rest), i, t.rehash)
+	t.rows++
+}
+
+func (t *tableImage) remove(i int32) {
+	r := t.recs[i]
+	t.index.remove(t.keyHash(r.owner, t.rest(i)), i, t.rehash)
+	if r.prev != none {
+		t.recs[r.prev].next = r.next
+	} else {
+		t.heads[r.owner] = r.next
+	}
+	if r.next != none {
+		t.recs[r.next].prev = r.prev
+	}
+	t.dead += int(r.n)
+	t.recs[i] = rowRec{owner: freeOwner, next: t.free}
+	t.free = i
+	t.rows--
+}
+
+// compact rewrites the arena without the keys of removed rows.
+func (t *tableImage) compact() {
+	if t.dead == 0 {
+		return
+	}
+	arena := make([]byte, 0, len(t.arena)-t.dead)
+	for i := range t.recs {
+		r := &t.recs[i]
+		if r.owner == freeOwner {
+			continue
+		}
+		off := uint32(len(arena))
+		arena = append(arena, t.arena[r.off:r.off+r.n]...)
+		r.off = off
+	}
+	t.arena, t.dead = arena, 0
+}
+
+// slots is an open-addressing hash table of non-negative numbers (row or owner numbers)
+// with linear probing; it stores only the numbers, and the caller's functions compare keys
+// and recompute hashes. Removal shifts entries back, so there are no tombstones.
+type slots struct {
+	s []int32 // number+1; 0 is empty
+	n int
+}
+
+func (s *slots) find(h uint64, match func(int32) bool) int32 {
+	if len(s.s) == 0 {
+		return none
+	}
+	mask := uint64(len(s.s) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		v := s.s[i]
+		if v == 0 {
+			return none
+		}
+		if match(v - 1) {
+			return v - 1
+		}
+	}
+}
+
+func (s *slots) insert(h uint64, v int32, rehash func(int32) uint64) {
+	if (s.n+1)*4 > len(s.s)*3 {
+		s.grow(rehash)
+	}
+	mask := uint64(len(s.s) - 1)
+	i := h & mask
+	for s.s[i] != 0 {
+		i = (i + 1) & mask
+	}
+	s.s[i] = v + 1
+	s.n++
+}
+
+func (s *slots) grow(rehash func(int32) uint64) {
+	old := s.s
+	s.s = make([]int32, max(16, 2*len(old)))
+	mask := uint64(len(s.s) - 1)
+	for _, v := range old {
+		if v == 0 {
+			continue
+		}
+		i := rehash(v-1) & mask
+		for s.s[i] != 0 {
+			i = (i + 1) & mask
+		}
+		s.s[i] = v
+	}
+}
+
+func (s *slots) remove(h uint64, v int32, rehash func(int32) uint64) {
+	mask := uint64(len(s.s) - 1)
+	i := h & mask
+	for s.s[i] != v+1 {
+		if s.s[i] == 0 {
+			return
+		}
+		i = (i + 1) & mask
+	}
+	// Empty slot i, then move back each following entry of the run whose home slot is not
+	// cyclically within (i, j]: it was pushed past i and must stay reachable from its home.
+	for j := (i + 1) & mask; s.s[j] != 0; j = (j + 1) & mask {
+		k := rehash(s.s[j]-1) & mask
+		stays := i < k && k <= j
+		if j < i {
+			stays = i < k || k <= j
+		}
+		if !stays {
+			s.s[i] = s.s[j]
+			i = j
+		}
+	}
+	s.s[i] = 0
+	s.n--
 }
 
 // splitKey splits an Avro-encoded key record into its first column (always a string in
@@ -99,44 +356,12 @@ func encodeStrings(ss ...string) []byte {
 	return b
 }
 
-func (o *ownerRows) find(rest []byte) int {
-	if o.idx != nil {
-		if i, ok := o.idx[string(rest)]; ok {
-			return int(i)
-		}
-		return -1
-	}
-	for i := range o.rows {
-		if o.rows[i].rest == string(rest) {
-			return i
-		}
-	}
-	return -1
-}
-
-func (o *ownerRows) add(r row) {
-	o.rows = append(o.rows, r)
-	if o.idx != nil {
-		o.idx[r.rest] = int32(len(o.rows) - 1)
-	} else if len(o.rows) > indexAt {
-		o.idx = make(map[string]int32, len(o.rows))
-		for i := range o.rows {
-			o.idx[o.rows[i].rest] = int32(i)
-		}
-	}
-}
-
-func (o *ownerRows) remove(i int) {
-	last := len(o.rows) - 1
-	if o.idx != nil {
-		delete(o.idx, o.rows[i].rest)
-		if i != last {
-			o.idx[o.rows[last].rest] = int32(i)
-		}
-	}
-	o.rows[i] = o.rows[last]
-	o.rows[last] = row{}
-	o.rows = o.rows[:last]
+// ownerKey builds a key from an owner and the rest of the key.
+func ownerKey(owner, rest []byte) []byte {
+	k := make([]byte, 0, binary.MaxVarintLen64+len(owner)+len(rest))
+	k = binary.AppendVarint(k, int64(len(owner)))
+	k = append(k, owner...)
+	return append(k, rest...)
 }
 
 // outcome of applying one row to the image.
@@ -157,13 +382,9 @@ func (im *image) put(table string, key, value []byte) (outcome, error) {
 	}
 	t := im.table(table)
 	h := im.hash(value)
-	o := t.owners[string(owner)]
-	if o == nil {
-		o = &ownerRows{}
-		t.owners[im.internOwner(owner)] = o
-	}
-	if i := o.find(rest); i >= 0 {
-		r := &o.rows[i]
+	o := im.owners.intern(owner)
+	if i := t.find(o, rest); i != none {
+		r := &t.recs[i]
 		r.gen = im.gen
 		if r.hash == h {
 			return unchanged, nil
@@ -171,55 +392,56 @@ func (im *image) put(table string, key, value []byte) (outcome, error) {
 		r.hash = h
 		return updated, nil
 	}
-	o.add(row{rest: string(rest), hash: h, gen: im.gen})
-	t.rows++
+	t.add(o, rest, h, im.gen)
+	im.owners.recs[o].rows++
 	return inserted, nil
+}
+
+// lookup finds the row with this key: its table, record number and owner number.
+func (im *image) lookup(table string, key []byte) (*tableImage, int32, error) {
+	owner, rest, err := splitKey(key)
+	if err != nil {
+		return nil, none, fmt.Errorf("table %s: %w", table, err)
+	}
+	t := im.tables[table]
+	if t == nil {
+		return nil, none, nil
+	}
+	o := im.owners.find(owner)
+	if o == none {
+		return t, none, nil
+	}
+	return t, t.find(uint32(o), rest), nil
 }
 
 // del forgets the row with this key; it reports whether the image held it.
 func (im *image) del(table string, key []byte) (bool, error) {
-	owner, rest, err := splitKey(key)
-	if err != nil {
-		return false, fmt.Errorf("table %s: %w", table, err)
+	t, i, err := im.lookup(table, key)
+	if err != nil || i == none {
+		return false, err
 	}
-	t := im.table(table)
-	o := t.owners[string(owner)]
-	if o == nil {
-		return false, nil
-	}
-	i := o.find(rest)
-	if i < 0 {
-		return false, nil
-	}
-	o.remove(i)
-	t.rows--
-	if len(o.rows) == 0 {
-		delete(t.owners, string(owner))
-	}
+	o := t.recs[i].owner
+	t.remove(i)
+	im.owners.release(o)
 	return true, nil
 }
 
 // has reports whether the image holds the row with this key.
 func (im *image) has(table string, key []byte) bool {
-	owner, rest, err := splitKey(key)
-	if err != nil {
-		return false
-	}
-	o := im.table(table).owners[string(owner)]
-	return o != nil && o.find(rest) >= 0
+	_, i, err := im.lookup(table, key)
+	return err == nil && i != none
 }
 
 // keysOf returns the encoded keys of every row of owner in table.
 func (im *image) keysOf(table, owner string) [][]byte {
-	o := im.table(table).owners[owner]
-	if o == nil {
+	t := im.tables[table]
+	o := im.owners.find([]byte(owner))
+	if t == nil || o == none {
 		return nil
 	}
-	prefix := encodeStrings(owner)
-	out := make([][]byte, 0, len(o.rows))
-	for _, r := range o.rows {
-		k := make([]byte, 0, len(prefix)+len(r.rest))
-		out = append(out, append(append(k, prefix...), r.rest...))
+	var out [][]byte
+	for i := t.head(uint32(o)); i != none; i = t.recs[i].next {
+		out = append(out, ownerKey([]byte(owner), t.rest(i)))
 	}
 	return out
 }
@@ -227,26 +449,41 @@ func (im *image) keysOf(table, owner string) [][]byte {
 // unseen calls fn with the key of every row of table that the running full scan has not
 // seen. fn must not change the image.
 func (im *image) unseen(table string, fn func(owner string, key []byte)) {
-	for owner, o := range im.table(table).owners {
-		var prefix []byte
-		for _, r := range o.rows {
-			if r.gen == im.gen {
-				continue
-			}
-			if prefix == nil {
-				prefix = encodeStrings(owner)
-			}
-			k := make([]byte, 0, len(prefix)+len(r.rest))
-			fn(owner, append(append(k, prefix...), r.rest...))
+	var last uint32 = freeOwner
+	var owner string
+	im.walk(table, func(t *tableImage, o uint32, i int32) {
+		if t.recs[i].gen == im.gen {
+			return
 		}
-	}
+		if o != last {
+			last, owner = o, string(im.owners.id(o))
+		}
+		fn(owner, ownerKey(im.owners.id(o), t.rest(i)))
+	})
 }
 
-// each calls fn for every row of table; fn must not change the image.
+// each calls fn for every row of table with the row's owner and the rest of its key, which
+// is only valid during the call; fn must not change the image.
 func (im *image) each(table string, fn func(owner string, rest []byte)) {
-	for owner, o := range im.table(table).owners {
-		for _, r := range o.rows {
-			fn(owner, []byte(r.rest))
+	var last uint32 = freeOwner
+	var owner string
+	im.walk(table, func(t *tableImage, o uint32, i int32) {
+		if o != last {
+			last, owner = o, string(im.owners.id(o))
+		}
+		fn(owner, t.rest(i))
+	})
+}
+
+// walk calls fn for every record of table, owner by owner.
+func (im *image) walk(table string, fn func(t *tableImage, owner uint32, i int32)) {
+	t := im.tables[table]
+	if t == nil {
+		return
+	}
+	for o, h := range t.heads {
+		for i := h; i != none; i = t.recs[i].next {
+			fn(t, uint32(o), i)
 		}
 	}
 }
@@ -254,27 +491,31 @@ func (im *image) each(table string, fn func(owner string, rest []byte)) {
 // markSeen marks the row with this key as seen by the running full scan without changing
 // it (a lookup confirmed it).
 func (im *image) markSeen(table string, key []byte) {
-	owner, rest, err := splitKey(key)
-	if err != nil {
-		return
-	}
-	if o := im.table(table).owners[string(owner)]; o != nil {
-		if i := o.find(rest); i >= 0 {
-			o.rows[i].gen = im.gen
-		}
+	if t, i, err := im.lookup(table, key); err == nil && i != none {
+		t.recs[i].gen = im.gen
 	}
 }
 
 // rows returns the number of rows held for table.
-func (im *image) rows(table string) int { return im.table(table).rows }
+func (im *image) rows(table string) int {
+	if t := im.tables[table]; t != nil {
+		return t.rows
+	}
+	return 0
+}
 
-// compactIntern drops interned owner ids that no table uses any more.
-func (im *image) compactIntern() {
-	live := make(map[string]string, len(im.intern))
+// ownerCount returns the number of distinct owners with rows in any table.
+func (im *image) ownerCount() int { return im.owners.live }
+
+// compact rewrites the byte arenas without the keys of removed rows and owners, once they
+// have come to hold more dead bytes than live ones.
+func (im *image) compact() {
 	for _, t := range im.tables {
-		for owner := range t.owners {
-			live[owner] = owner
+		if t.dead > len(t.arena)/2 {
+			t.compact()
 		}
 	}
-	im.intern = live
+	if im.owners.dead > len(im.owners.arena)/2 {
+		im.owners.compact()
+	}
 }

@@ -2,6 +2,10 @@ package snapshot
 
 import (
 	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/keycdc/keycdc/schemas"
@@ -91,9 +95,9 @@ func TestImagePutDelAndOwners(t *testing.T) {
 	if _, err := im.put("t", []byte{0x7f}, nil); err == nil {
 		t.Fatal("malformed key accepted")
 	}
-	im.compactIntern()
-	if len(im.intern) != 2 {
-		t.Fatalf("intern holds %d owners, want 2", len(im.intern))
+	im.compact()
+	if n := im.ownerCount(); n != 2 {
+		t.Fatalf("image holds %d owners, want 2", n)
 	}
 }
 
@@ -134,5 +138,134 @@ func TestHintsFromAdminEvents(t *testing.T) {
 	h.Merge(&u)
 	if h.users["u7"] != hintCore {
 		t.Fatal("merge lost a user hint")
+	}
+}
+
+// The image agrees with a plain map under a long random sequence of puts, deletes, seen
+// marks, generations and compactions, over few owners and keys so that rows come and go
+// many times (chains, hash-table removals and reused numbers all get exercised).
+func TestImageMatchesMapModel(t *testing.T) {
+	type row struct {
+		hash uint64
+		gen  uint32
+	}
+	model := map[string]map[string]row{} // table → key → row
+	im := newImage()
+	im.gen = 1
+	rng := rand.New(rand.NewPCG(1, 2))
+	tables := []string{"a", "b", "c"}
+	key := func() []byte {
+		owner := fmt.Sprintf("owner-%d", rng.IntN(40))
+		switch rng.IntN(3) {
+		case 0:
+			return keyOf(owner)
+		case 1:
+			return keyOf(owner, fmt.Sprintf("r%d", rng.IntN(30)))
+		}
+		return keyOf(owner, "x", strings.Repeat("y", rng.IntN(5)))
+	}
+	for step := 0; step < 200_000; step++ {
+		tb := tables[rng.IntN(len(tables))]
+		if model[tb] == nil {
+			model[tb] = map[string]row{}
+		}
+		k := key()
+		switch op := rng.IntN(10); {
+		case op < 5:
+			v := []byte{byte(rng.IntN(3))}
+			out, err := im.put(tb, k, v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			old, held := model[tb][string(k)]
+			h := im.hash(v)
+			want := inserted
+			if held {
+				want = updated
+				if old.hash == h {
+					want = unchanged
+				}
+			}
+			if out != want {
+				t.Fatalf("step %d: put %s %x = %v, want %v", step, tb, k, out, want)
+			}
+			model[tb][string(k)] = row{hash: h, gen: im.gen}
+		case op < 8:
+			held, err := im.del(tb, k)
+			_, want := model[tb][string(k)]
+			if err != nil || held != want {
+				t.Fatalf("step %d: del %s %x = %v, %v; want %v", step, tb, k, held, err, want)
+			}
+			delete(model[tb], string(k))
+		case op < 9:
+			im.markSeen(tb, k)
+			if r, ok := model[tb][string(k)]; ok {
+				r.gen = im.gen
+				model[tb][string(k)] = r
+			}
+		default:
+			if rng.IntN(100) == 0 {
+				im.gen++
+				im.compact()
+			}
+		}
+		if step%5000 != 0 {
+			continue
+		}
+		owners := map[string]bool{}
+		for _, tb := range tables {
+			if im.rows(tb) != len(model[tb]) {
+				t.Fatalf("step %d: %s has %d rows, model %d", step, tb, im.rows(tb), len(model[tb]))
+			}
+			byOwner := map[string][]string{}
+			var unseen []string
+			for k, r := range model[tb] {
+				o, _, _ := splitKey([]byte(k))
+				owners[string(o)] = true
+				byOwner[string(o)] = append(byOwner[string(o)], k)
+				if r.gen != im.gen {
+					unseen = append(unseen, k)
+				}
+				if !im.has(tb, []byte(k)) {
+					t.Fatalf("step %d: %s lost %x", step, tb, k)
+				}
+			}
+			for o, keys := range byOwner {
+				var got []string
+				for _, k := range im.keysOf(tb, o) {
+					got = append(got, string(k))
+				}
+				slices.Sort(got)
+				slices.Sort(keys)
+				if !slices.Equal(got, keys) {
+					t.Fatalf("step %d: keysOf(%s, %s) = %q, want %q", step, tb, o, got, keys)
+				}
+			}
+			var got []string
+			im.unseen(tb, func(owner string, k []byte) {
+				if o, _, _ := splitKey(k); string(o) != owner {
+					t.Fatalf("unseen: owner %q for key %x", owner, k)
+				}
+				got = append(got, string(k))
+			})
+			slices.Sort(got)
+			slices.Sort(unseen)
+			if !slices.Equal(got, unseen) {
+				t.Fatalf("step %d: unseen in %s = %d rows, want %d", step, tb, len(got), len(unseen))
+			}
+			n := 0
+			im.each(tb, func(owner string, rest []byte) {
+				if _, ok := model[tb][string(ownerKey([]byte(owner), rest))]; !ok {
+					t.Fatalf("each: %s has no row %q %x", tb, owner, rest)
+				}
+				n++
+			})
+			if n != len(model[tb]) {
+				t.Fatalf("step %d: each visited %d rows of %s, want %d", step, n, tb, len(model[tb]))
+			}
+		}
+		if im.ownerCount() != len(owners) {
+			t.Fatalf("step %d: %d owners, want %d", step, im.ownerCount(), len(owners))
+		}
 	}
 }

@@ -58,7 +58,7 @@ func (s *Scanner) Scan(ctx context.Context, c committer) (Stats, error) {
 	if err := d.flush(ctx); err != nil {
 		return d.stats, err
 	}
-	s.img.compactIntern()
+	s.img.compact()
 	d.stats.Duration = time.Since(start)
 	s.log.Info("full scan done", "realm", s.realm, "written", d.stats.total(), "lookups", d.stats.Lookups,
 		"duration", d.stats.Duration.Round(time.Millisecond))
