@@ -216,7 +216,9 @@ type differ struct {
 	buf     []schemas.Change
 	started time.Time // when the oldest buffered change arrived
 	stats   Stats
-	// changed collects the ids of entities whose row changed (for follow-up work).
+	// changed collects the ids of roles and clients whose row changed (a definitions
+	// refresh follows renames with them). Other tables are not tracked: a snapshot changes
+	// every row of them.
 	changed map[string]map[string]bool
 }
 
@@ -226,6 +228,9 @@ func newDiffer(s *Scanner, c committer) *differ {
 }
 
 func (d *differ) markChanged(t *schemas.Table, key []byte) {
+	if t != schemas.Role && t != schemas.Client {
+		return
+	}
 	owner, _, err := splitKey(key)
 	if err != nil {
 		return
