@@ -232,11 +232,47 @@ func (s *Stream) fetch(ctx context.Context, q keycloak.EventsQuery) ([]record, e
 	return out, nil
 }
 
-// pollAscending pages forward in time from lo (Keycloak 26.2+). After each full page it
-// continues from the page's last millisecond, from the start of that millisecond, because
-// events within one millisecond have no defined order across requests; a millisecond that
-// fills a whole page is read in one request of its own.
+// pollAscending pages forward in time from lo (Keycloak 26.2+). A reader goroutine fetches
+// and decodes the pages up to about one batch ahead of the writer, so that reading the next
+// pages overlaps encoding and committing the current ones (and hides the server's latency);
+// pollAscending waits for the reader before it returns.
 func (s *Stream) pollAscending(ctx context.Context, w *writer, lo int64) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pages := make(chan []record, max(1, s.maxBatch/s.pageSize))
+	errc := make(chan error, 1)
+	go func() {
+		defer close(pages)
+		errc <- s.readAscending(ctx, lo, pages)
+	}()
+	for page := range pages {
+		if err := w.add(ctx, page); err != nil {
+			cancel()
+			for range pages {
+			}
+			<-errc
+			return err
+		}
+	}
+	return <-errc
+}
+
+// readAscending sends the pages of an ascending listing from lo, in order. After each full
+// page it continues from the page's last millisecond, from the start of that millisecond,
+// because events within one millisecond have no defined order across requests; a
+// millisecond that fills a whole page is read in one request of its own.
+func (s *Stream) readAscending(ctx context.Context, lo int64, out chan<- []record) error {
+	send := func(page []record) error {
+		if err := s.assignIDs(page, true); err != nil {
+			return err
+		}
+		select {
+		case out <- page:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	for {
 		page, err := s.fetch(ctx, keycloak.EventsQuery{DateFrom: strconv.FormatInt(lo, 10), Direction: "asc", Max: s.pageSize})
 		if err != nil {
@@ -248,10 +284,7 @@ func (s *Stream) pollAscending(ctx context.Context, w *writer, lo int64) error {
 					"it does not behave like Keycloak 26.2+ although it accepts epoch-millisecond filters", s.kind, s.realm)
 			}
 		}
-		if err := s.assignIDs(page, true); err != nil {
-			return err
-		}
-		if err := w.add(ctx, page); err != nil {
+		if err := send(page); err != nil {
 			return err
 		}
 		if len(page) < s.pageSize {
@@ -264,10 +297,7 @@ func (s *Stream) pollAscending(ctx context.Context, w *writer, lo int64) error {
 			if err != nil {
 				return err
 			}
-			if err := s.assignIDs(all, true); err != nil {
-				return err
-			}
-			if err := w.add(ctx, all); err != nil {
+			if err := send(all); err != nil {
 				return err
 			}
 			lo = last + 1
