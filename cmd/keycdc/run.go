@@ -1,6 +1,7 @@
 package main
 
 import (
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -78,7 +79,9 @@ func compression(name string) kgo.CompressionCodec {
 	case "none":
 		return kgo.NoCompression()
 	}
-	return kgo.GzipCompression()
+	// gzip at its fastest level: on batches of event records it takes 7 ms where the
+	// default level takes 17, for the same ratio (28%; BENCHMARKS.md).
+	return kgo.GzipCompression().WithLevel(gzip.BestSpeed)
 }
 
 // newPipeline connects to Kafka and the registry, creates or checks the topics, registers
