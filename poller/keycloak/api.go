@@ -221,13 +221,13 @@ func (q EventsQuery) values() url.Values {
 
 // Events lists one page of user events.
 func (c *Client) Events(ctx context.Context, realm string, q EventsQuery) ([]Event, error) {
-	var out []Event
+	var out eventList
 	return out, c.get(ctx, realm, routeEvents, adminPath(realm, "events"), q.values(), &out)
 }
 
 // AdminEvents lists one page of admin events.
 func (c *Client) AdminEvents(ctx context.Context, realm string, q EventsQuery) ([]AdminEvent, error) {
-	var out []AdminEvent
+	var out adminEventList
 	return out, c.get(ctx, realm, routeAdminEvents, adminPath(realm, "admin-events"), q.values(), &out)
 }
 

@@ -361,6 +361,24 @@ func (c *Client) getOnce(ctx context.Context, route, full, path, tok string, out
 		return resp.StatusCode, &StatusError{Method: http.MethodGet, Path: path, Status: resp.StatusCode,
 			KCError: kc, Description: desc, RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), c.now())}
 	}
+	if bd, ok := out.(bodyDecoder); ok {
+		var body strings.Builder
+		if n := resp.ContentLength; n > 0 && n < 1<<30 {
+			body.Grow(int(n))
+		}
+		_, err = io.Copy(&body, resp.Body)
+		c.record(ctx, route, resp.StatusCode, start)
+		if err != nil {
+			if rctx.Err() != nil {
+				err = rctx.Err()
+			}
+			return resp.StatusCode, fmt.Errorf("GET %s: reading body: %w", path, err)
+		}
+		if err := bd.decodeBody(body.String()); err != nil {
+			return resp.StatusCode, &DecodeError{Method: http.MethodGet, Path: path, Err: err}
+		}
+		return resp.StatusCode, nil
+	}
 	dec := json.NewDecoder(resp.Body)
 	err = dec.Decode(out)
 	c.record(ctx, route, resp.StatusCode, start)
