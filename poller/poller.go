@@ -212,15 +212,22 @@ func (p *Poller) Topics() map[*schemas.Table]string {
 // ErrFenced is returned by Run when another keycdc instance took over the realm.
 var ErrFenced = errors.New("another keycdc instance with the same transactional id took over this realm")
 
-// Run polls until ctx is cancelled (or, with Once, until one cycle is committed). A
-// failed session is retried after a growing, jittered pause; errors that cannot heal on
-// their own (bad credentials, a missing realm-management role, fencing) end Run when they
-// happen before anything was committed, or are retried with the pause otherwise. Run
-// returns nil after a graceful stop: the open transaction is finished or aborted first.
+// Run polls until ctx is cancelled (or, with Once, until one cycle is committed). A failed
+// session is retried after a growing, jittered pause, rebuilding state from Kafka. Errors a
+// retry cannot heal (bad credentials, a missing realm-management role) end Run while the
+// process has committed nothing for the realm, so that they are reported at once; later
+// they are retried, since an operator may be rotating a secret. Fencing by another
+// instance always ends Run. Run returns nil after a graceful stop: the open transaction is
+// finished or aborted first.
 func (p *Poller) Run(ctx context.Context) error {
-	backoff := retry.WithCappedDuration(time.Minute, retry.WithJitterPercent(20, retry.NewExponential(time.Second)))
+	newBackoff := func() retry.Backoff {
+		return retry.WithCappedDuration(time.Minute, retry.WithJitterPercent(20, retry.NewExponential(time.Second)))
+	}
+	backoff := newBackoff()
+	everProgressed := false
 	for {
 		progressed, err := p.session(ctx)
+		everProgressed = everProgressed || progressed
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -232,11 +239,11 @@ func (p *Poller) Run(ctx context.Context) error {
 		}
 		p.m.sessionFailures.Add(ctx, 1, metric.WithAttributes(p.m.realm))
 		p.setError(err)
-		if p.cfg.Once || (!progressed && permanent(err)) {
+		if p.cfg.Once || (!everProgressed && permanent(err)) {
 			return fmt.Errorf("realm %q: %w", p.cfg.Realm, err)
 		}
 		if progressed {
-			backoff = retry.WithCappedDuration(time.Minute, retry.WithJitterPercent(20, retry.NewExponential(time.Second)))
+			backoff = newBackoff()
 		}
 		wait, _ := backoff.Next()
 		p.log.Error("realm session failed; restarting from the last checkpoint", "realm", p.cfg.Realm, "err", err, "retry_in", wait.Round(time.Millisecond))

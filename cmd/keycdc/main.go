@@ -41,6 +41,9 @@ func commands() map[string]command {
 	return map[string]command{
 		"version": {summary: "print the keycdc version", run: cmdVersion},
 		"run":     {summary: "run the pipeline: keycdc run --config F [--once]", run: cmdRun},
+		"check":   {summary: "check Keycloak, Kafka and the registry before running: keycdc check --config F", run: cmdCheck},
+		"status":  {summary: "show each realm's checkpoint and topics: keycdc status --config F", run: cmdStatus},
+		"schemas": {summary: "print the Avro schemas, or register them: keycdc schemas [--table T] [--register --config F]", run: cmdSchemas},
 		"twin":    {summary: "serve a Keycloak Admin API twin for tests and demos", run: cmdTwin},
 	}
 }
