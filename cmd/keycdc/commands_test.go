@@ -139,4 +139,6 @@ func TestSchemasPrintsAndRegisters(t *testing.T) {
 }
 
 // squeeze collapses runs of spaces, so that tests need not know tabwriter's padding.
-func squeeze(s string) string { return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == ' ' }), " ") }
+func squeeze(s string) string {
+	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == ' ' }), " ")
+}
