@@ -405,8 +405,7 @@ func (p *Poller) fullScan(ctx context.Context, st *state, started time.Time) err
 	next := st.pos
 	next.LastFullScan = started.UnixMilli()
 	c := &commitFn{p: p, st: st, pos: func() Position { return st.pos }}
-	stats, err := st.scanner.Scan(ctx, c)
-	if err != nil {
+	if _, err := st.scanner.Scan(ctx, c); err != nil {
 		return fmt.Errorf("full scan of realm %q: %w", p.cfg.Realm, err)
 	}
 	p.m.scans.Add(ctx, 1, metric.WithAttributes(p.m.realm))
@@ -414,7 +413,7 @@ func (p *Poller) fullScan(ctx context.Context, st *state, started time.Time) err
 	if err := p.commit(ctx, st, nil, next); err != nil {
 		return err
 	}
-	p.setScan(stats)
+	p.setScan()
 	return nil
 }
 
@@ -461,7 +460,7 @@ func (p *Poller) pollEvents(ctx context.Context, st *state) error {
 			if err := p.commit(ctx, st, changes, next); err != nil {
 				return err
 			}
-			p.setEvents(s.Kind(), len(changes), b.Position.Watermark)
+			p.setEvents(s.Kind(), b.Position.Watermark)
 			return nil
 		})
 		if err != nil {
@@ -524,5 +523,6 @@ func (p *Poller) commit(ctx context.Context, st *state, changes []schemas.Change
 	st.pos = pos
 	st.commits++
 	p.m.recordCommit(ctx, changes, p.now().Sub(start))
+	p.setCommitted(changes)
 	return nil
 }
