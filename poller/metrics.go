@@ -8,7 +8,6 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/keycdc/keycdc/poller/events"
-	"github.com/keycdc/keycdc/poller/snapshot"
 	"github.com/keycdc/keycdc/schemas"
 )
 
@@ -120,21 +119,19 @@ func (p *Poller) setCaughtUp(k events.Kind, t time.Time) {
 func (p *Poller) setCycle() {
 	p.update(func(s *Status) { s.LastCycle = p.now(); s.LastError = "" })
 }
-func (p *Poller) setScan(st snapshot.Stats) {
+func (p *Poller) setScan() {
+	p.update(func(s *Status) { s.LastFullScan = p.now() })
+}
+func (p *Poller) setCommitted(changes []schemas.Change) {
 	p.update(func(s *Status) {
-		s.LastFullScan = p.now()
-		for t, n := range st.Upserts {
-			s.Records[t] += int64(n)
+		for _, c := range changes {
+			s.Records[c.Table.Name()]++
 		}
-		for t, n := range st.Tombstones {
-			s.Records[t] += int64(n)
-		}
+		s.LastCommit = p.now()
 	})
 }
-func (p *Poller) setEvents(k events.Kind, n int, wm int64) {
+func (p *Poller) setEvents(k events.Kind, wm int64) {
 	p.update(func(s *Status) {
-		s.Records[k.Table().Name()] += int64(n)
-		s.LastCommit = p.now()
 		if wm > 0 {
 			if k == events.Admin {
 				s.AdminEventsWatermark = time.UnixMilli(wm)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -212,15 +213,22 @@ func (p *Poller) Topics() map[*schemas.Table]string {
 // ErrFenced is returned by Run when another keycdc instance took over the realm.
 var ErrFenced = errors.New("another keycdc instance with the same transactional id took over this realm")
 
-// Run polls until ctx is cancelled (or, with Once, until one cycle is committed). A
-// failed session is retried after a growing, jittered pause; errors that cannot heal on
-// their own (bad credentials, a missing realm-management role, fencing) end Run when they
-// happen before anything was committed, or are retried with the pause otherwise. Run
-// returns nil after a graceful stop: the open transaction is finished or aborted first.
+// Run polls until ctx is cancelled (or, with Once, until one cycle is committed). A failed
+// session is retried after a growing, jittered pause, rebuilding state from Kafka. Errors a
+// retry cannot heal (bad credentials, a missing realm-management role) end Run while the
+// process has committed nothing for the realm, so that they are reported at once; later
+// they are retried, since an operator may be rotating a secret. Fencing by another
+// instance always ends Run. Run returns nil after a graceful stop: the open transaction is
+// finished or aborted first.
 func (p *Poller) Run(ctx context.Context) error {
-	backoff := retry.WithCappedDuration(time.Minute, retry.WithJitterPercent(20, retry.NewExponential(time.Second)))
+	newBackoff := func() retry.Backoff {
+		return retry.WithCappedDuration(time.Minute, retry.WithJitterPercent(20, retry.NewExponential(time.Second)))
+	}
+	backoff := newBackoff()
+	everProgressed := false
 	for {
 		progressed, err := p.session(ctx)
+		everProgressed = everProgressed || progressed
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -232,11 +240,11 @@ func (p *Poller) Run(ctx context.Context) error {
 		}
 		p.m.sessionFailures.Add(ctx, 1, metric.WithAttributes(p.m.realm))
 		p.setError(err)
-		if p.cfg.Once || (!progressed && permanent(err)) {
+		if p.cfg.Once || (!everProgressed && permanent(err)) {
 			return fmt.Errorf("realm %q: %w", p.cfg.Realm, err)
 		}
 		if progressed {
-			backoff = retry.WithCappedDuration(time.Minute, retry.WithJitterPercent(20, retry.NewExponential(time.Second)))
+			backoff = newBackoff()
 		}
 		wait, _ := backoff.Next()
 		p.log.Error("realm session failed; restarting from the last checkpoint", "realm", p.cfg.Realm, "err", err, "retry_in", wait.Round(time.Millisecond))
@@ -297,6 +305,8 @@ type state struct {
 	userEv  *events.Stream
 	adminEv *events.Stream
 	commits int
+	// rescan asks for a full scan in the next cycle.
+	rescan bool
 }
 
 // restore loads the checkpoint and rebuilds the scanner's image from the table topics.
@@ -380,7 +390,7 @@ func (p *Poller) cycle(ctx context.Context, st *state) error {
 		trace.WithAttributes(attribute.String("realm", p.cfg.Realm)))
 	defer span.End()
 	now := p.now()
-	if p.cfg.Once || st.pos.LastFullScan == 0 || now.Sub(time.UnixMilli(st.pos.LastFullScan)) >= p.cfg.FullScanInterval {
+	if p.cfg.Once || st.rescan || st.pos.LastFullScan == 0 || now.Sub(time.UnixMilli(st.pos.LastFullScan)) >= p.cfg.FullScanInterval {
 		if err := p.fullScan(ctx, st, now); err != nil {
 			span.RecordError(err)
 			return err
@@ -398,16 +408,18 @@ func (p *Poller) fullScan(ctx context.Context, st *state, started time.Time) err
 	next := st.pos
 	next.LastFullScan = started.UnixMilli()
 	c := &commitFn{p: p, st: st, pos: func() Position { return st.pos }}
+	st.rescan = false
 	stats, err := st.scanner.Scan(ctx, c)
 	if err != nil {
 		return fmt.Errorf("full scan of realm %q: %w", p.cfg.Realm, err)
 	}
+	p.noteUncertain(st, stats.Uncertain)
 	p.m.scans.Add(ctx, 1, metric.WithAttributes(p.m.realm))
 	// Record the scan in the checkpoint (with nothing else when the realm was quiet).
 	if err := p.commit(ctx, st, nil, next); err != nil {
 		return err
 	}
-	p.setScan(stats)
+	p.setScan()
 	return nil
 }
 
@@ -437,9 +449,11 @@ func (p *Poller) pollEvents(ctx context.Context, st *state) error {
 			}
 			if !h.Empty() {
 				c := &commitFn{p: p, st: st, pos: func() Position { return st.pos }}
-				if _, err := st.scanner.Refresh(ctx, &h, c); err != nil {
+				stats, err := st.scanner.Refresh(ctx, &h, c)
+				if err != nil {
 					return fmt.Errorf("refresh entities named by %s: %w", s.Kind(), err)
 				}
+				p.noteUncertain(st, stats.Uncertain)
 			}
 			next := st.pos
 			if s.Kind() == events.Admin {
@@ -454,7 +468,7 @@ func (p *Poller) pollEvents(ctx context.Context, st *state) error {
 			if err := p.commit(ctx, st, changes, next); err != nil {
 				return err
 			}
-			p.setEvents(s.Kind(), len(changes), b.Position.Watermark)
+			p.setEvents(s.Kind(), b.Position.Watermark)
 			return nil
 		})
 		if err != nil {
@@ -463,6 +477,16 @@ func (p *Poller) pollEvents(ctx context.Context, st *state) error {
 		p.setCaughtUp(s.Kind(), started)
 	}
 	return nil
+}
+
+// noteUncertain schedules a full scan for the next cycle when listings kept shifting while
+// read, so that rows they may have hidden do not wait for the full-scan interval.
+func (p *Poller) noteUncertain(st *state, listings []string) {
+	if len(listings) > 0 {
+		st.rescan = true
+		p.log.Warn("listings kept changing while read; scanning the realm again next cycle", "realm", p.cfg.Realm,
+			"listings", strings.Join(listings, "; "))
+	}
 }
 
 // needsHints: admin events are read even when the admin_event table is not written,
@@ -517,5 +541,6 @@ func (p *Poller) commit(ctx context.Context, st *state, changes []schemas.Change
 	st.pos = pos
 	st.commits++
 	p.m.recordCommit(ctx, changes, p.now().Sub(start))
+	p.setCommitted(changes)
 	return nil
 }

@@ -98,8 +98,11 @@ func registryClient(c *config) (*sr.Client, error) {
 	return cl, nil
 }
 
-// keycloakClient returns the Admin API client.
-func keycloakClient(c *config, mp metric.MeterProvider) (*keycloak.Client, error) {
+// keycloakClient returns the Admin API client; extra options come after the configured ones.
+func keycloakClient(c *config, mp metric.MeterProvider, extra ...keycloak.Option) (*keycloak.Client, error) {
+	if mp == nil {
+		mp = noop.NewMeterProvider()
+	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = c.Keycloak.Concurrency * 2
 	tr.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
@@ -112,8 +115,8 @@ func keycloakClient(c *config, mp metric.MeterProvider) (*keycloak.Client, error
 	}
 	return keycloak.New(&http.Client{Transport: tr}, keycloak.Config{URL: c.Keycloak.URL, ClientID: c.Keycloak.ClientID,
 		ClientSecret: keycloak.Secret(c.Keycloak.ClientSecret), AuthRealm: c.Keycloak.AuthRealm},
-		keycloak.MaxConcurrent(c.Keycloak.Concurrency), keycloak.RequestTimeout(c.Keycloak.RequestTimeout),
-		keycloak.MeterProvider(mp))
+		append([]keycloak.Option{keycloak.MaxConcurrent(c.Keycloak.Concurrency), keycloak.RequestTimeout(c.Keycloak.RequestTimeout),
+			keycloak.MeterProvider(mp)}, extra...)...)
 }
 
 // telemetry is the process's meter provider and, when metrics.listen is set, the HTTP

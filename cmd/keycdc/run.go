@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/keycdc/keycdc/poller"
+	"github.com/keycdc/keycdc/poller/keycloak"
 	"github.com/keycdc/keycdc/schemas"
 	"github.com/keycdc/keycdc/topics"
 )
@@ -109,6 +110,9 @@ func newPipeline(ctx context.Context, c *config, log *slog.Logger, tel *telemetr
 		return nil, fmt.Errorf("kafka: %w", err)
 	}
 	adm := kadm.NewClient(p.admin)
+	if err := reachable(ctx, c, adm); err != nil {
+		return nil, err
+	}
 	specs := map[string]topics.Spec{topics.CheckpointTopic(c.Kafka.TopicPrefix): topics.CheckpointSpec(int16(c.Kafka.ReplicationFactor))}
 	for _, realm := range c.Keycloak.Realms {
 		for _, t := range tables {
@@ -172,6 +176,38 @@ func newPipeline(ctx context.Context, c *config, log *slog.Logger, tel *telemetr
 	p.metricsAddr = tel.addr()
 	ok = true
 	return p, nil
+}
+
+// reachable fails fast, with one line saying what to fix, when Kafka or Keycloak cannot be
+// reached or Keycloak refuses the credentials: better than retrying in the background.
+func reachable(ctx context.Context, c *config, adm *kadm.Client) error {
+	kctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if _, err := adm.BrokerMetadata(kctx); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("kafka: cannot reach brokers %s: %v; check kafka.brokers, kafka.tls and kafka.sasl, and that Kafka is running",
+			strings.Join(c.Kafka.Brokers, ","), err)
+	}
+	kc, err := keycloakClient(c, nil, keycloak.Retries(2, 200*time.Millisecond, time.Second))
+	if err != nil {
+		return err
+	}
+	for _, realm := range c.Keycloak.Realms {
+		if err := kc.Token(kctx, realm); err != nil {
+			var ae *keycloak.AuthError
+			if errors.As(err, &ae) {
+				return err
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("keycloak: cannot get a token for realm %q from %s: %v; check keycloak.url (add /auth for servers with the legacy path) and that Keycloak is running",
+				realm, c.Keycloak.URL, err)
+		}
+	}
+	return nil
 }
 
 // transactionalID identifies a realm's producer: a second keycdc for the same prefix and

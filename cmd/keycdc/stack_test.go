@@ -26,13 +26,13 @@ import (
 // stack is the whole world of an end-to-end test on real sockets: a Kafka broker (kfake),
 // a schema registry (srfake) and a Keycloak twin.
 type stack struct {
-	t      *testing.T
-	kafka  *kfake.Cluster
-	reg    *srfake.Registry
-	twin   *kctwin.Twin
-	kcSrv  *httptest.Server
-	realms []string
-	dir    string
+	t         *testing.T
+	kafka     *kfake.Cluster
+	reg       *srfake.Registry
+	twin      *kctwin.Twin
+	kcSrv     *httptest.Server
+	realms    []string
+	dir       string
 	syncExtra string // lines added to the sync section of the generated configuration
 	// representations: admin events carry their (redacted) representation.
 	representations bool
