@@ -46,8 +46,9 @@ import (
 //
 // keycdc's settings can be changed for a run through its environment variables, which the
 // child inherits (KEYCDC_KEYCLOAK_PAGE_SIZE=1000, KEYCDC_KEYCLOAK_CONCURRENCY=16, ...).
-// KEYCDC_BENCH_PROFILE=dir writes keycdc's CPU profile, heap profile and log into dir, and
-// KEYCDC_BENCH_CHANGES=n sets the number of timed changes (default 200).
+// KEYCDC_BENCH_PROFILE=dir writes keycdc's CPU profile, heap profile and log into dir,
+// KEYCDC_BENCH_CHANGES=n sets the number of timed changes (default 200), and
+// KEYCDC_BENCH_LATENCY_MS=n the twin's latency per request in BenchmarkRealm (default 2).
 
 // benchSize is one realm size of BENCHMARKS.md.
 type benchSize struct {
@@ -76,7 +77,8 @@ func BenchmarkRealm(b *testing.B) {
 	for _, sz := range benchSizes() {
 		b.Run(sz.name, func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
-				f := measureRealm(b, sz.spec, realmRun{latency: 2 * time.Millisecond, pollInterval: time.Second,
+				latency := time.Duration(envInt(b, "KEYCDC_BENCH_LATENCY_MS", 2)) * time.Millisecond
+				f := measureRealm(b, sz.spec, realmRun{latency: latency, pollInterval: time.Second,
 					quietCycles: 10, changes: envInt(b, "KEYCDC_BENCH_CHANGES", 200), profile: sz.name})
 				f.report(b)
 			}
