@@ -575,6 +575,19 @@ type realmFigures struct {
 	missing   int
 
 	childCPU, othersCPU time.Duration
+	// hwm is the child's resident set at the end of each phase.
+	hwm []phaseMem
+}
+
+// phaseMem is the child's peak and current resident set at the end of a phase, in KB.
+type phaseMem struct {
+	phase     string
+	peak, now int64
+}
+
+func phaseRSS(c *benchChild, phase string) phaseMem {
+	hwm, rss := procHWM(c.cmd.Process.Pid)
+	return phaseMem{phase: phase, peak: hwm, now: rss}
 }
 
 // measureRealm runs one realm through its first cycle, quiet cycles and timed changes.
@@ -650,6 +663,7 @@ func measureRealm(tb testing.TB, spec kctwin.GenerateSpec, run realmRun) *realmF
 	f.entityRecords = int(sumSamples(ss, "keycdc_records_total", func(l string) bool { return !isEventTable(l) }))
 	f.eventRecords = int(sumSamples(ss, "keycdc_records_total", isEventTable))
 	f.heapAfterCycle = c.heapInUse(run.profile)
+	f.hwm = append(f.hwm, phaseRSS(c, "first cycle"))
 	if run.check {
 		s := &stack{t: tb.(*testing.T), kafka: w.kafka, reg: w.reg, twin: w.twin}
 		if diff := s.diff(spec.Name, s.read(spec.Name)); diff != "" {
@@ -696,7 +710,9 @@ func measureRealm(tb testing.TB, spec kctwin.GenerateSpec, run realmRun) *realmF
 
 	// Changes: a user's first name is set to a unique marker at random moments; the
 	// delay runs until a read_committed consumer sees the user's record with it.
+	f.hwm = append(f.hwm, phaseRSS(c, "quiet cycles"))
 	f.latencies, f.missing = timeChanges(tb, w, humans, run.changes)
+	f.hwm = append(f.hwm, phaseRSS(c, "changes"))
 
 	c.stop()
 	f.rssPeakKB = c.peakRSS()
@@ -1062,6 +1078,9 @@ func (f *realmFigures) report(tb testing.TB) {
 	fmt.Fprintf(&sb, "changes: %d timed, %d missing; p50 %v, p99 %v, max %v\n", len(f.latencies), f.missing,
 		percentile(f.latencies, 0.5).Round(time.Millisecond), percentile(f.latencies, 0.99).Round(time.Millisecond),
 		percentile(f.latencies, 1).Round(time.Millisecond))
+	for _, m := range f.hwm {
+		fmt.Fprintf(&sb, "after %s: keycdc RSS %.0f MB, peak so far %.0f MB\n", m.phase, float64(m.now)/1024, float64(m.peak)/1024)
+	}
 	fmt.Fprintf(&sb, "whole run: keycdc peak RSS %.0f MB, CPU %v; twin+kafka CPU %v\n", float64(f.rssPeakKB)/1024,
 		f.childCPU.Round(10*time.Millisecond), f.othersCPU.Round(10*time.Millisecond))
 	tb.Log("\n" + sb.String())
