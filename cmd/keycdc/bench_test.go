@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -287,7 +286,6 @@ type benchChild struct {
 	cmd   *exec.Cmd
 	logs  *syncBuffer
 	start time.Time
-	pprof string // address of the child's profile endpoint
 	done  chan struct{}
 }
 
@@ -296,9 +294,8 @@ type benchChild struct {
 func (w *benchWorld) startKeycdc(profile string, args ...string) *benchChild {
 	w.tb.Helper()
 	c := &benchChild{tb: w.tb, logs: &syncBuffer{}, done: make(chan struct{})}
-	c.pprof = freeAddr(w.tb)
 	c.cmd = exec.Command(os.Args[0], args...)
-	c.cmd.Env = append(os.Environ(), "KEYCDC_TEST_MAIN=1", "KEYCDC_TEST_PPROF="+c.pprof)
+	c.cmd.Env = append(os.Environ(), "KEYCDC_TEST_MAIN=1", "KEYCDC_TEST_PPROF=127.0.0.1:0")
 	if dir := os.Getenv("KEYCDC_BENCH_PROFILE"); dir != "" && profile != "" {
 		c.cmd.Env = append(c.cmd.Env, "KEYCDC_TEST_CPUPROFILE="+filepath.Join(dir, profile+".cpu.pprof"))
 	}
@@ -323,15 +320,6 @@ func (w *benchWorld) startKeycdc(profile string, args ...string) *benchChild {
 		}
 	})
 	return c
-}
-
-func freeAddr(tb testing.TB) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // exited reports whether the child has ended.
@@ -520,7 +508,13 @@ func isEventTable(labels string) bool {
 // heapInUse asks the child for a heap profile after a GC, saves it when profiling, and
 // returns the in-use heap in bytes.
 func (c *benchChild) heapInUse(save string) int64 {
-	resp, err := http.Get("http://" + c.pprof + "/heap")
+	logs := c.logs.String()
+	i := strings.Index(logs, profileAddrPrefix)
+	if i < 0 {
+		c.tb.Fatalf("keycdc did not report its profile endpoint:\n%s", tail(logs))
+	}
+	addr := strings.Fields(logs[i+len(profileAddrPrefix):])[0]
+	resp, err := http.Get("http://" + addr + "/heap")
 	if err != nil {
 		c.tb.Logf("heap profile: %v", err)
 		return 0
@@ -575,8 +569,8 @@ type realmFigures struct {
 	missing   int
 
 	childCPU, othersCPU time.Duration
-	// hwm is the child's resident set at the end of each phase.
-	hwm []phaseMem
+	// mem is the child's resident set at the end of each phase.
+	mem []phaseMem
 }
 
 // phaseMem is the child's peak and current resident set at the end of a phase, in KB.
@@ -665,7 +659,7 @@ func measureRealm(tb testing.TB, spec kctwin.GenerateSpec, run realmRun) *realmF
 	f.entityRecords = int(sumSamples(ss, "keycdc_records_total", func(l string) bool { return !isEventTable(l) }))
 	f.eventRecords = int(sumSamples(ss, "keycdc_records_total", isEventTable))
 	f.heapAfterCycle = c.heapInUse(run.profile)
-	f.hwm = append(f.hwm, phaseRSS(c, "first cycle"))
+	f.mem = append(f.mem, phaseRSS(c, "first cycle"))
 	if run.check {
 		s := &stack{t: tb.(*testing.T), kafka: w.kafka, reg: w.reg, twin: w.twin}
 		if diff := s.diff(spec.Name, s.read(spec.Name)); diff != "" {
@@ -675,7 +669,6 @@ func measureRealm(tb testing.TB, spec kctwin.GenerateSpec, run realmRun) *realmF
 
 	// Quiet cycles: nothing changes in the twin; each cycle's calls are the requests after
 	// the previous cycle ended, its duration runs from the first of them to its end.
-	mark := w.log.len()
 	ends := []time.Time{first}
 	for len(ends) <= run.quietCycles {
 		if c.exited() {
@@ -690,7 +683,7 @@ func measureRealm(tb testing.TB, spec kctwin.GenerateSpec, run realmRun) *realmF
 			ends = append(ends, lc)
 		}
 	}
-	reqs := w.log.since(mark)
+	reqs := w.log.since(bd.calls)
 	for k := 1; k < len(ends); k++ {
 		var q quietCycle
 		var start time.Time
@@ -710,11 +703,12 @@ func measureRealm(tb testing.TB, spec kctwin.GenerateSpec, run realmRun) *realmF
 		f.quiet = append(f.quiet, q)
 	}
 
+	f.mem = append(f.mem, phaseRSS(c, "quiet cycles"))
+
 	// Changes: a user's first name is set to a unique marker at random moments; the
 	// delay runs until a read_committed consumer sees the user's record with it.
-	f.hwm = append(f.hwm, phaseRSS(c, "quiet cycles"))
 	f.latencies, f.missing = timeChanges(tb, w, humans, run.changes)
-	f.hwm = append(f.hwm, phaseRSS(c, "changes"))
+	f.mem = append(f.mem, phaseRSS(c, "changes"))
 
 	c.stop()
 	f.rssPeakKB = c.peakRSS()
@@ -1080,7 +1074,7 @@ func (f *realmFigures) report(tb testing.TB) {
 	fmt.Fprintf(&sb, "changes: %d timed, %d missing; p50 %v, p99 %v, max %v\n", len(f.latencies), f.missing,
 		percentile(f.latencies, 0.5).Round(time.Millisecond), percentile(f.latencies, 0.99).Round(time.Millisecond),
 		percentile(f.latencies, 1).Round(time.Millisecond))
-	for _, m := range f.hwm {
+	for _, m := range f.mem {
 		fmt.Fprintf(&sb, "after %s: keycdc RSS %.0f MB, peak so far %.0f MB\n", m.phase, float64(m.now)/1024, float64(m.peak)/1024)
 	}
 	fmt.Fprintf(&sb, "whole run: keycdc peak RSS %.0f MB, CPU %v; twin+kafka CPU %v\n", float64(f.rssPeakKB)/1024,

@@ -24,8 +24,9 @@ func TestMain(m *testing.M) {
 }
 
 // childMain runs the keycdc command as main does. For benchmarks it writes a CPU profile of
-// the whole run to KEYCDC_TEST_CPUPROFILE, serves GET /heap on KEYCDC_TEST_PPROF (a heap
-// profile taken after a GC, with the in-use heap bytes in the X-Heap-Inuse header), and
+// the whole run to KEYCDC_TEST_CPUPROFILE, serves GET /heap on the address KEYCDC_TEST_PPROF
+// (a heap profile taken after a GC, with the in-use heap bytes in the X-Heap-Inuse header;
+// the address it listens on is printed on a line of its own), and
 // ends its output with its peak resident set (VmHWM) on a line of its own: the parent
 // cannot take it from rusage, because Linux starts a child's ru_maxrss at the RSS of the
 // process that forked it.
@@ -53,6 +54,7 @@ func childMain() int {
 			return 1
 		}
 		defer ln.Close()
+		fmt.Fprintf(os.Stderr, "%s%s\n", profileAddrPrefix, ln.Addr())
 		mux := http.NewServeMux()
 		mux.HandleFunc("GET /heap", func(w http.ResponseWriter, r *http.Request) {
 			runtime.GC()
@@ -66,8 +68,11 @@ func childMain() int {
 	return run(env{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}, os.Args[1:])
 }
 
-// peakRSSPrefix starts the line on which a benchmark child reports its peak RSS in KB.
-const peakRSSPrefix = "keycdc-test-child vmhwm_kb="
+// Lines on which a benchmark child reports its profile endpoint and its peak RSS in KB.
+const (
+	profileAddrPrefix = "keycdc-test-child profile="
+	peakRSSPrefix     = "keycdc-test-child vmhwm_kb="
+)
 
 func printPeakRSS() {
 	b, err := os.ReadFile("/proc/self/status")
