@@ -422,8 +422,8 @@ func TestLatest(t *testing.T) {
 		{Source: src, Key: row("u1", "a", "x"), Value: row("u1", "a", "x"), Offset: 6},
 	}}
 	var got []string
-	for _, c := range b.Latest() {
-		got = append(got, fmt.Sprint(c.Offset))
+	for _, i := range b.Latest() {
+		got = append(got, fmt.Sprint(b.Changes[i].Offset))
 	}
 	if want := "3 2 4 5 6"; strings.Join(got, " ") != want {
 		t.Fatalf("Latest kept offsets %v, want %s", got, want)

@@ -22,7 +22,11 @@ type Sink interface {
 }
 
 // OffsetStore is implemented by sinks that store their position together with their data:
-// Apply writes each Position's Next in the same transaction as the rows. The Runner then
+// Apply writes each Position's Next in the same transaction as the rows, after checking
+// that the stored offset is Prev (ErrPositionMoved otherwise). A batch whose every
+// partition already stands at its Next was applied before, by an attempt whose outcome
+// was lost (the connection broke during the commit, say): Apply returns nil for it and
+// changes nothing. The Runner then
 // seeks to these offsets whenever it is assigned partitions, instead of to the offsets
 // committed to Kafka, which it writes only for monitoring. This is what makes a sink
 // exactly once.
@@ -105,23 +109,23 @@ type Batch struct {
 	Positions   []Position // sorted by topic, then partition
 }
 
-// Latest returns the last change of every row of the batch, in the order of their first
-// change, so that a sink applying them in one statement never touches a row twice. Rows
-// are the same when realm, table and every key column are equal. The result shares
-// nothing mutable with b except the Rows.
-func (b Batch) Latest() []Change {
+// Latest returns the indexes in Changes of the last change of every row of the batch,
+// in the order of the rows' first changes, so that a sink applying them in one statement
+// never touches a row twice. Rows are the same when realm, table and every key column
+// are equal.
+func (b Batch) Latest() []int {
 	index := make(map[string]int, len(b.Changes))
-	out := make([]Change, 0, len(b.Changes))
+	out := make([]int, 0, len(b.Changes))
 	var key strings.Builder
-	for _, c := range b.Changes {
+	for i, c := range b.Changes {
 		key.Reset()
 		rowKey(&key, c.Realm, c.Table, c.Key)
-		if i, ok := index[key.String()]; ok {
-			out[i] = c
+		if j, ok := index[key.String()]; ok {
+			out[j] = i
 			continue
 		}
 		index[key.String()] = len(out)
-		out = append(out, c)
+		out = append(out, i)
 	}
 	return out
 }

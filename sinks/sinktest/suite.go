@@ -294,6 +294,16 @@ func testPositionMoved(t *testing.T, s Store) {
 	mustApply(t, sink, f, f.batch(clone(h)))
 	want := fold(h)
 
+	// The last batch again, as after a commit whose outcome was lost: nothing to do.
+	last := f.batch(clone(g.changes(10)))
+	mustApply(t, sink, f, last)
+	want = fold(append(h, last.Changes...))
+	if err := sink.Apply(ctxFor(t), last); err != nil {
+		t.Fatalf("applying a batch whose positions are all stored again: %v, want nil", err)
+	}
+	checkRows(t, s, want)
+	checkOffsets(t, sink, f)
+
 	refused := func(b sinks.Batch, what string) {
 		t.Helper()
 		err := sink.Apply(ctxFor(t), b)
