@@ -1,6 +1,7 @@
 package sinks
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -132,6 +133,7 @@ type Runner struct {
 
 	mu       sync.Mutex
 	stored   map[TopicPartition]int64 // what the sink holds for each assigned partition; -1: nothing
+	next     map[TopicPartition]int64 // where the next batch starts: stored, or the Next of a batch being applied
 	stable   map[TopicPartition]int64 // last stable offset last seen per assigned partition
 	hurry    bool                     // a rebalance waits for the batch in progress
 	stopPoll context.CancelFunc       // cancels the poll in progress of a non-empty batch
@@ -166,7 +168,7 @@ func NewRunner(cfg Config, kafka []kgo.Opt, dec Decoder, sink Sink, opts ...Opti
 		topics: slices.Sorted(maps.Keys(cfg.Sources)),
 		log:    slog.New(slog.DiscardHandler), mp: noop.NewMeterProvider(),
 		tries: 6, firstPause: 500 * time.Millisecond, longestPause: 15 * time.Second, progressEvery: 10 * time.Second,
-		stored: map[TopicPartition]int64{}, stable: map[TopicPartition]int64{}}
+		stored: map[TopicPartition]int64{}, next: map[TopicPartition]int64{}, stable: map[TopicPartition]int64{}}
 	r.store, _ = sink.(OffsetStore)
 	for _, o := range opts {
 		o(r)
@@ -255,21 +257,50 @@ func (r *Runner) Run(ctx context.Context) error {
 	return err
 }
 
-// loop fills and applies batches until ctx is done or an error happens.
-func (r *Runner) loop(ctx, hard context.Context, cl *kgo.Client) error {
+// loop fills and applies batches until ctx is done or an error happens. While one batch
+// is applied (in a goroutine the loop waits for before it returns), the next is polled
+// and decoded, so that the warehouse and the decoding work at the same time. Rebalances
+// stay blocked until no batch is open or in flight.
+func (r *Runner) loop(ctx, hard context.Context, cl *kgo.Client) (err error) {
 	r.lastLog = time.Now()
 	r.progress.since = r.lastLog
+	var inflight chan error
+	wait := func() error {
+		if inflight == nil {
+			return nil
+		}
+		err := <-inflight
+		inflight = nil
+		return err
+	}
+	defer func() {
+		if werr := wait(); err == nil {
+			err = werr
+		}
+	}()
 	for {
-		p, err := r.fill(ctx, hard, cl)
+		p, err := r.fill(ctx, hard, cl, inflight != nil)
 		if err != nil {
 			return err
 		}
+		if err := wait(); err != nil {
+			return err
+		}
 		if p.records > 0 {
-			if err := r.apply(ctx, hard, cl, p); err != nil {
+			b := r.seal(p)
+			ch := make(chan error, 1)
+			inflight = ch
+			go func() { ch <- r.apply(ctx, hard, cl, p, b) }()
+		}
+		if inflight == nil || r.hurrying() || ctx.Err() != nil {
+			if err := wait(); err != nil {
 				return err
 			}
+			r.mu.Lock()
+			r.hurry = false
+			r.mu.Unlock()
+			cl.AllowRebalance()
 		}
-		cl.AllowRebalance()
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -284,19 +315,24 @@ type pending struct {
 	raw         []*kgo.Record // raw[i] is the record of changes[i]
 	deadLetters []DeadLetter
 	last        map[TopicPartition]*kgo.Record
+	positions   []Position // set when the batch is sealed
 }
 
 // fill polls until the batch is full, BatchAge has passed since its first record, a
 // rebalance waits for it, or ctx is done. Polling blocks rebalances until AllowRebalance,
 // so no batch spans an assignment change.
 // Records are decoded with hard, so that a graceful stop does not fail the decoding of
-// records already polled.
-func (r *Runner) fill(ctx, hard context.Context, cl *kgo.Client) (*pending, error) {
+// records already polled. While busy (a batch is being applied), an empty batch is given
+// up after BatchAge, so that the loop gets to allow rebalances.
+func (r *Runner) fill(ctx, hard context.Context, cl *kgo.Client, busy bool) (*pending, error) {
 	p := &pending{last: map[TopicPartition]*kgo.Record{}}
 	var deadline time.Time
+	if busy {
+		deadline = time.Now().Add(r.cfg.BatchAge)
+	}
 	for p.records < r.cfg.BatchSize {
 		pctx, cancel := ctx, context.CancelFunc(func() {})
-		if p.records > 0 {
+		if p.records > 0 || busy {
 			pctx, cancel = context.WithDeadline(ctx, deadline)
 			if !r.pollCancel(cancel) {
 				cancel()
@@ -324,7 +360,7 @@ func (r *Runner) fill(ctx, hard context.Context, cl *kgo.Client) (*pending, erro
 		if p.records > 0 && deadline.IsZero() {
 			deadline = time.Now().Add(r.cfg.BatchAge)
 		}
-		if ctx.Err() != nil || (p.records > 0 && !time.Now().Before(deadline)) || r.hurrying() {
+		if ctx.Err() != nil || (!deadline.IsZero() && !time.Now().Before(deadline)) || r.hurrying() {
 			break
 		}
 	}
@@ -434,34 +470,32 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// batch builds the Batch of p.
-func (r *Runner) batch(p *pending) Batch {
-	b := Batch{Group: r.cfg.Group, Changes: p.changes, DeadLetters: p.deadLetters}
+// seal fixes the positions of a filled batch: each partition goes from where the previous
+// batch left it to after the batch's last record.
+func (r *Runner) seal(p *pending) Batch {
 	r.mu.Lock()
 	for tp, rec := range p.last {
-		prev, ok := r.stored[tp]
+		prev, ok := r.next[tp]
 		if !ok {
 			prev = -1
 		}
-		b.Positions = append(b.Positions, Position{TopicPartition: tp, Prev: prev, Next: rec.Offset + 1})
+		p.positions = append(p.positions, Position{TopicPartition: tp, Prev: prev, Next: rec.Offset + 1})
+		r.next[tp] = rec.Offset + 1
 	}
 	r.mu.Unlock()
-	slices.SortFunc(b.Positions, func(a, b Position) int {
-		if a.Topic != b.Topic {
-			if a.Topic < b.Topic {
-				return -1
-			}
-			return 1
-		}
-		return int(a.Partition - b.Partition)
+	slices.SortFunc(p.positions, func(a, b Position) int {
+		return cmp.Or(cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
 	})
-	return b
+	return p.batch(r.cfg.Group)
+}
+
+func (p *pending) batch(group string) Batch {
+	return Batch{Group: group, Changes: p.changes, DeadLetters: p.deadLetters, Positions: p.positions}
 }
 
 // apply applies a batch, moving rejected changes to the dead letters and retrying failures,
 // then records the new positions and marks them for the Kafka commit.
-func (r *Runner) apply(ctx, hard context.Context, cl *kgo.Client, p *pending) error {
-	b := r.batch(p)
+func (r *Runner) apply(ctx, hard context.Context, cl *kgo.Client, p *pending, b Batch) error {
 	bo := r.backoff()
 	for try := 1; ; {
 		if limit := int64(r.cfg.DeadLetterLimit); limit > 0 && len(b.DeadLetters) > 0 && r.deadLetters+int64(len(b.DeadLetters)) > limit {
@@ -481,7 +515,7 @@ func (r *Runner) apply(ctx, hard context.Context, cl *kgo.Client, p *pending) er
 			if err := r.reject(p, rej); err != nil {
 				return err
 			}
-			b = r.batch(p)
+			b = p.batch(r.cfg.Group)
 			continue
 		}
 		r.m.failures.Add(hard, 1)
@@ -531,7 +565,6 @@ func (r *Runner) applied(ctx context.Context, cl *kgo.Client, p *pending, b Batc
 	for _, pos := range b.Positions {
 		r.stored[pos.TopicPartition] = pos.Next
 	}
-	r.hurry = false
 	r.mu.Unlock()
 	r.deadLetters += int64(len(b.DeadLetters))
 	cl.MarkCommitRecords(slices.Collect(maps.Values(p.last))...)
@@ -577,7 +610,8 @@ func (r *Runner) adjustOffsets(ctx context.Context, offsets map[string]map[int32
 		r.mu.Lock()
 		for topic, ps := range offsets {
 			for part, o := range ps {
-				r.stored[TopicPartition{topic, part}] = max(o.EpochOffset().Offset, -1)
+				tp, n := TopicPartition{topic, part}, max(o.EpochOffset().Offset, -1)
+				r.stored[tp], r.next[tp] = n, n
 			}
 		}
 		r.mu.Unlock()
@@ -595,10 +629,10 @@ func (r *Runner) adjustOffsets(ctx context.Context, offsets map[string]map[int32
 			tp := TopicPartition{topic, part}
 			if n, ok := stored[tp]; ok {
 				ps[part] = kgo.NewOffset().At(n).WithEpoch(-1)
-				r.stored[tp] = n
+				r.stored[tp], r.next[tp] = n, n
 			} else {
 				ps[part] = kgo.NewOffset().AtStart()
-				r.stored[tp] = -1
+				r.stored[tp], r.next[tp] = -1, -1
 			}
 		}
 	}
@@ -632,10 +666,10 @@ func (r *Runner) forget(parts map[string][]int32) {
 	for topic, ps := range parts {
 		for _, part := range ps {
 			delete(r.stored, TopicPartition{topic, part})
+			delete(r.next, TopicPartition{topic, part})
 			delete(r.stable, TopicPartition{topic, part})
 		}
 	}
-	r.hurry = false
 }
 
 // blocked is kgo's signal that a rebalance waits for the batch in progress: it is cut

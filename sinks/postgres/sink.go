@@ -3,6 +3,7 @@ package postgres
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -227,27 +228,48 @@ func checkChange(t *table, c sinks.Change, newColumn func(col string, ct schemas
 	if c.Value == nil {
 		return ""
 	}
-	for _, col := range slices.Sorted(maps.Keys(c.Value)) {
-		v := c.Value[col]
-		switch {
-		case col == realmColumn:
+	// The table's own columns first, in table order; then, only if the record has more
+	// (a newer writer's), those in name order. Most records take only the first loop.
+	known := 0
+	for _, col := range t.columns {
+		v, ok := c.Value[col]
+		if !ok {
+			continue
+		}
+		known++
+		if col == realmColumn {
 			return fmt.Sprintf("the record has a column named %s, which the sink reserves for the realm", realmColumn)
+		}
+		if v == nil || t.isKey(col) {
+			continue // null fits any column; key columns come from the key
+		}
+		if r := checkValue(t, col, v); r != "" {
+			return r
+		}
+	}
+	if known == len(c.Value) {
+		return ""
+	}
+	for _, col := range slices.Sorted(maps.Keys(c.Value)) {
+		if t.has(col) {
+			continue
+		}
+		switch {
 		case len(col) > maxIdentifier:
 			return fmt.Sprintf("column name %.20s… is longer than PostgreSQL's %d bytes", col, maxIdentifier)
 		case !validName(col):
 			return fmt.Sprintf("column name %q is not an Avro name", col)
 		}
-		if v == nil || t.isKey(col) {
-			continue // null fits any column; key columns come from the key
+		v := c.Value[col]
+		if v == nil {
+			continue // added when a value shows up
 		}
-		if !t.has(col) {
-			ct, ok := columnTypeOf(v)
-			if !ok {
-				return fmt.Sprintf("column %s holds a %T, which the sink cannot store", col, v)
-			}
-			if r := newColumn(col, ct); r != "" {
-				return r
-			}
+		ct, ok := columnTypeOf(v)
+		if !ok {
+			return fmt.Sprintf("column %s holds a %T, which the sink cannot store", col, v)
+		}
+		if r := newColumn(col, ct); r != "" {
+			return r
 		}
 		if r := checkValue(t, col, v); r != "" {
 			return r
@@ -333,6 +355,12 @@ func (s *Sink) write(ctx context.Context, b sinks.Batch, plans map[string]*plan)
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer rollback(tx)
+	// Rows and offsets commit together, so a commit that a PostgreSQL crash loses is lost
+	// with its offsets, and the records are loaded again: no reason to wait for the WAL
+	// flush. (A commit that made it is never undone.)
+	if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+		return fmt.Errorf("set synchronous_commit: %w", err)
+	}
 	done, err := s.advance(ctx, tx, b)
 	if err != nil || done {
 		return err
@@ -448,20 +476,22 @@ func (s *Sink) storedIn(ctx context.Context, tx pgx.Tx, group string, pos []sink
 	return out, nil
 }
 
-// upsert copies the table's new rows into its staging table and merges them in with one
-// INSERT ... ON CONFLICT DO UPDATE, which leaves rows that are already equal untouched
-// (no new row version for a replayed record).
+// upsert writes the table's upserted rows. Rows whose key is not in the table yet (all
+// of them when events or a new realm are loaded) are copied straight into it; the others
+// are copied into the table's staging table and merged with one INSERT ... ON CONFLICT DO
+// UPDATE that leaves rows that are already equal untouched (no new row version for a
+// replayed record). A row inserted by someone else between the check and the copy fails
+// the batch, which is then retried and merged.
 func (s *Sink) upsert(ctx context.Context, tx pgx.Tx, p *plan, b sinks.Batch) error {
 	if len(p.upserts) == 0 {
 		return nil
 	}
 	t := p.t
-	stage := t.stage()
-	if _, err := tx.Exec(ctx, `CREATE TEMPORARY TABLE IF NOT EXISTS `+ident(stage)+` (LIKE `+ident(s.schema, t.name)+
-		`) ON COMMIT DELETE ROWS`); err != nil {
-		return fmt.Errorf("create staging table: %w", err)
+	exists, err := s.existing(ctx, tx, t, b, p.upserts)
+	if err != nil {
+		return fmt.Errorf("look up keys: %w", err)
 	}
-	rows := make([][]any, len(p.upserts))
+	var fresh, known [][]any
 	for j, i := range p.upserts {
 		c := b.Changes[i]
 		row := make([]any, len(t.columns))
@@ -474,10 +504,30 @@ func (s *Sink) upsert(ctx context.Context, tx pgx.Tx, p *plan, b sinks.Batch) er
 			default:
 				row[k] = c.Value[col]
 			}
+			if m, ok := row[k].(map[string]string); ok {
+				row[k] = jsonObject(m)
+			}
 		}
-		rows[j] = row
+		if exists[j] {
+			known = append(known, row)
+		} else {
+			fresh = append(fresh, row)
+		}
 	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{stage}, t.columns, pgx.CopyFromRows(rows)); err != nil {
+	if len(fresh) > 0 {
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{s.schema, t.name}, t.columns, pgx.CopyFromRows(fresh)); err != nil {
+			return fmt.Errorf("copy %d new rows: %w", len(fresh), err)
+		}
+	}
+	if len(known) == 0 {
+		return nil
+	}
+	stage := t.stage()
+	if _, err := tx.Exec(ctx, `CREATE TEMPORARY TABLE IF NOT EXISTS `+ident(stage)+` (LIKE `+ident(s.schema, t.name)+
+		`) ON COMMIT DELETE ROWS`); err != nil {
+		return fmt.Errorf("create staging table: %w", err)
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{stage}, t.columns, pgx.CopyFromRows(known)); err != nil {
 		return fmt.Errorf("copy into staging table: %w", err)
 	}
 	cols := make([]string, len(t.columns))
@@ -508,22 +558,20 @@ func (s *Sink) upsert(ctx context.Context, tx pgx.Tx, p *plan, b sinks.Batch) er
 			strings.Join(excluded, ", ") + `)`
 	}
 	if _, err := tx.Exec(ctx, q); err != nil {
-		return fmt.Errorf("merge: %w", err)
+		return fmt.Errorf("merge %d rows: %w", len(known), err)
 	}
 	return nil
 }
 
-// delete deletes the table's deleted rows, by key, in one statement.
-func (s *Sink) delete(ctx context.Context, tx pgx.Tx, p *plan, b sinks.Batch) error {
-	if len(p.deletes) == 0 {
-		return nil
-	}
-	t := p.t
-	args := make([]any, len(t.keys))
-	var params, names, match []string
+// keyList is the keys of some changes of a table as arrays, one per key column (realm
+// first), for unnest: the arguments, the unnest call and the condition joining its
+// columns (d.k0, d.k1, ...) to the table's (t.realm, ...).
+func keyList(t *table, b sinks.Batch, idx []int) (args []any, unnest, match string) {
+	args = make([]any, len(t.keys))
+	var params, names, conds []string
 	for k, col := range t.keys {
-		vals := make([]any, len(p.deletes))
-		for j, i := range p.deletes {
+		vals := make([]any, len(idx))
+		for j, i := range idx {
 			c := b.Changes[i]
 			if col == realmColumn {
 				vals[j] = c.Realm
@@ -534,11 +582,38 @@ func (s *Sink) delete(ctx context.Context, tx pgx.Tx, p *plan, b sinks.Batch) er
 		args[k] = vals
 		params = append(params, fmt.Sprintf("$%d::%s[]", k+1, t.types[col]))
 		names = append(names, fmt.Sprintf("k%d", k))
-		match = append(match, fmt.Sprintf("t.%s = d.k%d", ident(col), k))
+		conds = append(conds, fmt.Sprintf("t.%s = d.k%d", ident(col), k))
 	}
-	q := `DELETE FROM ` + ident(s.schema, t.name) + ` AS t USING unnest(` + strings.Join(params, ", ") + `) AS d(` +
-		strings.Join(names, ", ") + `) WHERE ` + strings.Join(match, " AND ")
-	_, err := tx.Exec(ctx, q, args...)
+	return args, "unnest(" + strings.Join(params, ", ") + ") WITH ORDINALITY AS d(" + strings.Join(names, ", ") + ", n)",
+		strings.Join(conds, " AND ")
+}
+
+// existing reports which of the changes idx have a row in the table already.
+func (s *Sink) existing(ctx context.Context, tx pgx.Tx, t *table, b sinks.Batch, idx []int) ([]bool, error) {
+	args, unnest, match := keyList(t, b, idx)
+	rows, err := tx.Query(ctx, `SELECT d.n FROM `+unnest+` JOIN `+ident(s.schema, t.name)+` AS t ON `+match, args...)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]bool, len(idx))
+	var n int64
+	_, err = pgx.ForEachRow(rows, []any{&n}, func() error {
+		if n < 1 || n > int64(len(out)) {
+			return fmt.Errorf("ordinal %d out of range", n)
+		}
+		out[n-1] = true
+		return nil
+	})
+	return out, err
+}
+
+// delete deletes the table's deleted rows, by key, in one statement.
+func (s *Sink) delete(ctx context.Context, tx pgx.Tx, p *plan, b sinks.Batch) error {
+	if len(p.deletes) == 0 {
+		return nil
+	}
+	args, unnest, match := keyList(p.t, b, p.deletes)
+	_, err := tx.Exec(ctx, `DELETE FROM `+ident(s.schema, p.t.name)+` AS t USING `+unnest+` WHERE `+match, args...)
 	return err
 }
 
@@ -574,4 +649,54 @@ func (s *Sink) insertDeadLetters(ctx context.Context, tx pgx.Tx, b sinks.Batch) 
 // cleanText makes s storable as text: invalid UTF-8 and NUL become U+FFFD.
 func cleanText(s string) string {
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
+
+// jsonObject encodes m as a JSON object with sorted keys: what encoding/json would write,
+// without its reflection, which showed in profiles. The strings were checked to be valid
+// UTF-8 without NUL.
+func jsonObject(m map[string]string) json.RawMessage {
+	keys := slices.Sorted(maps.Keys(m))
+	n := 2
+	for k, v := range m {
+		n += len(k) + len(v) + 6
+	}
+	b := make([]byte, 0, n)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, k)
+		b = append(b, ':')
+		b = appendJSONString(b, m[k])
+	}
+	return append(b, '}')
+}
+
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		b = append(b, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			b = append(b, '\\', c)
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\r':
+			b = append(b, '\\', 'r')
+		case '\t':
+			b = append(b, '\\', 't')
+		default:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		}
+		start = i + 1
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }

@@ -47,7 +47,63 @@ type produced struct {
 // NewStream starts a cluster and a registry for the test, creates the topics of tables
 // for two realms (three partitions each) and registers their schemas. Changes are
 // generated from seed.
-func NewStream(t *testing.T, tables []*schemas.Table, seed uint64) *Stream {
+func NewStream(t testing.TB, tables []*schemas.Table, seed uint64) *Stream {
+	t.Helper()
+	sources := map[string]sinks.Source{}
+	for _, realm := range realms {
+		for _, tab := range tables {
+			sources[topicOf(realm, tab)] = sinks.Source{Realm: realm, Table: tab}
+		}
+	}
+	st := newStream(t, sources)
+	st.gen = newGenerator(seed, realms, tables, 25)
+	return st
+}
+
+// NewBenchStream is a Stream of one table of one realm holding n records made by row,
+// committed in transactions of 5000, for benchmarks.
+func NewBenchStream(t testing.TB, table *schemas.Table, n int, row func(i int) schemas.Row) *Stream {
+	t.Helper()
+	topic := topicOf("bench", table)
+	st := newStream(t, map[string]sinks.Source{topic: {Realm: "bench", Table: table}})
+	ctx := ctxFor(t)
+	for first := 0; first < n; first += 5000 {
+		var recs []*kgo.Record
+		for i := first; i < min(first+5000, n); i++ {
+			v := row(i)
+			key := schemas.Row{}
+			for _, k := range table.KeyColumns() {
+				key[k] = v[k]
+			}
+			ch, err := encode(sinks.Change{Source: sinks.Source{Realm: "bench", Table: table}, Key: key, Value: v})
+			if err != nil {
+				t.Fatal(err)
+			}
+			k, val, err := st.codec.Frame(topic, ch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			recs = append(recs, &kgo.Record{Topic: topic, Key: k, Value: val})
+		}
+		if err := st.prod.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.prod.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.prod.EndTransaction(ctx, kgo.TryCommit); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			tp := sinks.TopicPartition{Topic: r.Topic, Partition: r.Partition}
+			st.ends[tp] = max(st.ends[tp], r.Offset+1)
+		}
+	}
+	return st
+}
+
+// newStream starts the cluster and registry and creates and registers the topics.
+func newStream(t testing.TB, sources map[string]sinks.Source) *Stream {
 	t.Helper()
 	kf, err := kfake.NewCluster(kfake.NumBrokers(1))
 	if err != nil {
@@ -56,8 +112,7 @@ func NewStream(t *testing.T, tables []*schemas.Table, seed uint64) *Stream {
 	t.Cleanup(kf.Close)
 	reg := srfake.New()
 	t.Cleanup(reg.Close)
-	st := &Stream{addrs: kf.ListenAddrs(), registry: reg.URL(), sources: map[string]sinks.Source{},
-		ends: map[sinks.TopicPartition]int64{}, gen: newGenerator(seed, realms, tables, 25)}
+	st := &Stream{addrs: kf.ListenAddrs(), registry: reg.URL(), sources: sources, ends: map[sinks.TopicPartition]int64{}}
 	st.prod, err = kgo.NewClient(kgo.SeedBrokers(st.addrs...), kgo.TransactionalID("sinktest-producer"))
 	if err != nil {
 		t.Fatal(err)
@@ -65,14 +120,7 @@ func NewStream(t *testing.T, tables []*schemas.Table, seed uint64) *Stream {
 	t.Cleanup(st.prod.Close)
 	st.codec = schemas.NewCodec(st.registryClient(t))
 	ctx := ctxFor(t)
-	var names []string
-	for _, realm := range realms {
-		for _, tab := range tables {
-			topic := topicOf(realm, tab)
-			names = append(names, topic)
-			st.sources[topic] = sinks.Source{Realm: realm, Table: tab}
-		}
-	}
+	names := st.Topics()
 	resp, err := kadm.NewClient(st.prod).CreateTopics(ctx, 3, 1, nil, names...)
 	if err == nil {
 		err = resp.Error()
@@ -88,7 +136,7 @@ func NewStream(t *testing.T, tables []*schemas.Table, seed uint64) *Stream {
 	return st
 }
 
-func (st *Stream) registryClient(t *testing.T) *sr.Client {
+func (st *Stream) registryClient(t testing.TB) *sr.Client {
 	cl, err := sr.NewClient(sr.URLs(st.registry))
 	if err != nil {
 		t.Fatal(err)
@@ -99,7 +147,7 @@ func (st *Stream) registryClient(t *testing.T) *sr.Client {
 // Produce writes n changes in transactions of 20 records; every fourth transaction is
 // aborted (its records must never reach a sink), and every third committed one carries a
 // malformed record.
-func (st *Stream) Produce(t *testing.T, n int) {
+func (st *Stream) Produce(t testing.TB, n int) {
 	t.Helper()
 	ctx := ctxFor(t)
 	for n > 0 {
@@ -204,7 +252,7 @@ const (
 
 // Decoder returns a new Codec on the stream's registry, which has to fetch every schema it
 // decodes with.
-func (st *Stream) Decoder(t *testing.T) *schemas.Codec { return schemas.NewCodec(st.registryClient(t)) }
+func (st *Stream) Decoder(t testing.TB) *schemas.Codec { return schemas.NewCodec(st.registryClient(t)) }
 
 // runner returns a Runner of the stream's topics for sink, with small batches, its own
 // codec (so that schemas come from the registry) and no retries.

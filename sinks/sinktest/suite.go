@@ -76,7 +76,7 @@ var realms = []string{"acme", "Ünïcode realm/1"}
 
 const group = "sinktest"
 
-func ctxFor(t *testing.T) context.Context {
+func ctxFor(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
 	return ctx
