@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -93,6 +94,40 @@ func (s *Store) Load(ctx context.Context, key string) (Position, error) {
 		return nil, fmt.Errorf("load checkpoint %q from %s: %w", key, s.topic, err)
 	}
 	return pos, nil
+}
+
+// Entry is a key's last committed checkpoint and when it was written.
+type Entry struct {
+	Position Position
+	Time     time.Time
+}
+
+// All returns the last committed checkpoint of every key in the topic, for status
+// reports. It reads like Load.
+func (s *Store) All(ctx context.Context) (map[string]Entry, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	raw := map[string]*kgo.Record{}
+	err := committed.Read(ctx, s.cl, []string{s.topic}, committed.HighWatermark, func(r *kgo.Record) error {
+		if r.Value == nil {
+			delete(raw, string(r.Key))
+		} else {
+			raw[string(r.Key)] = r
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read checkpoints from %s: %w", s.topic, err)
+	}
+	out := make(map[string]Entry, len(raw))
+	for k, r := range raw {
+		pos, err := decode(r.Value)
+		if err != nil {
+			return nil, fmt.Errorf("checkpoint %q in %s: %w", k, s.topic, err)
+		}
+		out[k] = Entry{Position: pos, Time: r.Timestamp}
+	}
+	return out, nil
 }
 
 // Writer commits records together with a checkpoint in one Kafka transaction, so that a

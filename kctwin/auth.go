@@ -137,6 +137,17 @@ func (t *Twin) permsFor(rm *realm, u *user) perms {
 			p.bits |= mgmtRoleBits[r.name]
 		}
 	}
+	// The admin permission evaluators let a manage role read what its view role reads,
+	// and a view role query what its query role queries.
+	for _, imp := range [...]struct{ has, gives uint32 }{
+		{roleManageUsers, roleViewUsers}, {roleViewUsers, roleQueryUsers | roleQueryGroups},
+		{roleManageClients, roleViewClients}, {roleViewClients, roleQueryClients},
+		{roleManageRealm, roleViewRealm}, {roleManageEvents, roleViewEvents},
+	} {
+		if p.bits&imp.has != 0 {
+			p.bits |= imp.gives
+		}
+	}
 	return p
 }
 

@@ -1,7 +1,6 @@
 package kctwin
 
 import (
-	"encoding/json"
 	"slices"
 	"strconv"
 	"strings"
@@ -126,6 +125,7 @@ func (t *Twin) storeEventLocked(rm *realm, s eventSpec, ids *idSource) *event {
 	if e.time == 0 {
 		e.time = t.nowMillis()
 	}
+	sortDetails(e.details)
 	if s.session {
 		e.sessionID = ids.newID()
 	}
@@ -172,9 +172,9 @@ func cmpInt(a, b int64) int {
 // 26.2: yyyy-MM-dd in UTC (dateTo = 23:59:59.999) or epoch milliseconds, any value without
 // '-' being taken as epoch (services/src/main/java/org/keycloak/services/util/DateUtil.java).
 func (t *Twin) dateBound(v string, to bool) (int64, *resp) {
-	label := "Date(From)"
+	label, key := "Date(From)", "dateFrom"
 	if to {
-		label = "Date(To)"
+		label, key = "Date(To)", "dateTo"
 	}
 	if !t.v26() {
 		d, err := time.Parse("2006-01-02", v)
@@ -184,11 +184,11 @@ func (t *Twin) dateBound(v string, to bool) (int64, *resp) {
 		}
 		return d.UnixMilli(), nil
 	}
+	bad := badRequest("Invalid value for '" + key + "', expected format is yyyy-MM-dd or an Epoch timestamp")
 	if strings.Contains(v, "-") {
 		d, err := time.Parse("2006-01-02", v)
 		if err != nil {
-			r := badRequest("Invalid value for '" + label + "', expected format is yyyy-MM-dd or an epoch timestamp in milliseconds")
-			return 0, &r
+			return 0, &bad
 		}
 		if to {
 			return d.Add(24*time.Hour).UnixMilli() - 1, nil
@@ -197,8 +197,7 @@ func (t *Twin) dateBound(v string, to bool) (int64, *resp) {
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil {
-		r := badRequest("Invalid value for '" + label + "', expected format is yyyy-MM-dd or an epoch timestamp in milliseconds")
-		return 0, &r
+		return 0, &bad
 	}
 	return n, nil
 }
@@ -241,14 +240,15 @@ func (rc *rctx) eventQuery(p *params) eventQuery {
 		q.errResponse = &r
 		return q
 	}
-	// 25.0 has no direction parameter: JAX-RS ignores it.
-	if d, ok := p.str("direction"); ok && rc.t.v26() {
-		switch strings.ToLower(d) {
+	// 25.0 has no direction parameter: JAX-RS ignores it. On 26.2 it is case-sensitive,
+	// and the rejection names "sortDirection" although the key is "direction".
+	if d, ok := p.str("direction"); ok && d != "" && rc.t.v26() {
+		switch d {
 		case "asc":
 			q.asc = true
-		case "desc", "":
+		case "desc":
 		default:
-			r := badRequest("Invalid value for 'direction', expected 'asc' or 'desc'")
+			r := badRequest("Invalid value for sortDirection, expected value is asc or desc")
 			q.errResponse = &r
 			return q
 		}
@@ -285,34 +285,6 @@ func walkOrder(times func(i int) int64, lo, hi int, asc bool, visit func(i int) 
 	}
 }
 
-type eventRep struct {
-	ID        string            `json:"id,omitempty"`
-	Time      int64             `json:"time"`
-	Type      string            `json:"type"`
-	RealmID   string            `json:"realmId"`
-	ClientID  string            `json:"clientId,omitempty"`
-	UserID    string            `json:"userId,omitempty"`
-	SessionID string            `json:"sessionId,omitempty"`
-	IPAddress string            `json:"ipAddress,omitempty"`
-	Error     string            `json:"error,omitempty"`
-	Details   map[string]string `json:"details,omitempty"`
-}
-
-func eventToRep(e *event, withID bool) eventRep {
-	r := eventRep{Time: e.time, Type: e.typ, RealmID: e.realmID, ClientID: e.clientID, UserID: e.userID,
-		SessionID: e.sessionID, IPAddress: e.ipAddress, Error: e.err}
-	if withID {
-		r.ID = e.id
-	}
-	if len(e.details) > 0 {
-		r.Details = map[string]string{}
-		for _, d := range e.details {
-			r.Details[d.k] = d.v
-		}
-	}
-	return r
-}
-
 // GET /admin/realms/{realm}/events
 func (rc *rctx) getEvents() resp {
 	if r, ok := rc.need(roleViewEvents); !ok {
@@ -336,10 +308,12 @@ func (rc *rctx) getEvents() resp {
 	ev := rc.realm.events
 	lo, _ := slices.BinarySearchFunc(ev, q.from, func(e *event, t int64) int { return cmpInt(e.time, t) })
 	hi, _ := slices.BinarySearchFunc(ev, q.to+1, func(e *event, t int64) int { return cmpInt(e.time, t) })
-	out := []eventRep{}
+	b := append(*getBuf(), '[')
+	n := 0
 	skip := max0(q.first)
+	withID := rc.t.v26()
 	walkOrder(func(i int) int64 { return ev[i].time }, lo, hi, q.asc, func(i int) bool {
-		if q.max >= 0 && len(out) >= q.max {
+		if q.max >= 0 && n >= q.max {
 			return false
 		}
 		e := ev[i]
@@ -353,50 +327,62 @@ func (rc *rctx) getEvents() resp {
 			skip--
 			return true
 		}
-		out = append(out, eventToRep(e, rc.t.v26()))
+		if n > 0 {
+			b = append(b, ',')
+		}
+		b = appendEvent(b, e, withID)
+		n++
 		return true
 	})
-	return jsonResp(200, out)
+	return pooledResp(append(b, ']'))
 }
 
-type authDetailsRep struct {
-	RealmID   string `json:"realmId,omitempty"`
-	ClientID  string `json:"clientId,omitempty"`
-	UserID    string `json:"userId,omitempty"`
-	IPAddress string `json:"ipAddress,omitempty"`
-}
-
-type adminEventRep struct {
-	ID             string            `json:"id,omitempty"`
-	Time           int64             `json:"time"`
-	RealmID        string            `json:"realmId"`
-	AuthDetails    authDetailsRep    `json:"authDetails"`
-	OperationType  string            `json:"operationType"`
-	ResourceType   string            `json:"resourceType"`
-	ResourcePath   string            `json:"resourcePath,omitempty"`
-	Representation *string           `json:"representation,omitempty"`
-	Error          string            `json:"error,omitempty"`
-	Details        map[string]string `json:"details,omitempty"`
-}
-
-func adminEventToRep(e *adminEvent, v26 bool) adminEventRep {
-	r := adminEventRep{Time: e.time, RealmID: e.realmID, AuthDetails: authDetailsRep{RealmID: e.authRealmID,
-		ClientID: e.authClientID, UserID: e.authUserID, IPAddress: e.authIP}, OperationType: e.operationType,
-		ResourceType: e.resourceType, ResourcePath: e.resourcePath, Error: e.err}
-	if e.hasRep {
-		s := e.representation
-		r.Representation = &s
+// appendEvent encodes an EventRepresentation; details keys are stored sorted.
+func appendEvent(b []byte, e *event, withID bool) []byte {
+	b = append(b, '{')
+	if withID {
+		b = appendJSONString(append(b, `"id":`...), e.id)
+		b = append(b, ',')
 	}
-	if v26 {
-		r.ID = e.id
-		if len(e.details) > 0 {
-			r.Details = map[string]string{}
-			for _, d := range e.details {
-				r.Details[d.k] = d.v
-			}
+	b = strconv.AppendInt(append(b, `"time":`...), e.time, 10)
+	b = appendStrField(b, "type", e.typ)
+	b = appendStrField(b, "realmId", e.realmID)
+	for _, f := range [...]struct{ k, v string }{{"clientId", e.clientID}, {"userId", e.userID},
+		{"sessionId", e.sessionID}, {"ipAddress", e.ipAddress}, {"error", e.err}} {
+		if f.v != "" {
+			b = appendStrField(b, f.k, f.v)
 		}
 	}
-	return r
+	if len(e.details) > 0 {
+		b = appendDetails(appendField(b, "details"), e.details)
+	}
+	return append(b, '}')
+}
+
+func appendDetails(b []byte, d []kv) []byte {
+	b = append(b, '{')
+	for i, x := range d {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, x.k)
+		b = append(b, ':')
+		b = appendJSONString(b, x.v)
+	}
+	return append(b, '}')
+}
+
+func getBuf() *[]byte {
+	bp := pageBufs.Get().(*[]byte)
+	*bp = (*bp)[:0]
+	return bp
+}
+
+// pooledResp wraps a body built in a buffer from getBuf.
+func pooledResp(b []byte) resp {
+	bp := new([]byte)
+	*bp = b
+	return resp{status: 200, body: b, pooled: bp}
 }
 
 // GET /admin/realms/{realm}/admin-events
@@ -428,10 +414,12 @@ func (rc *rctx) getAdminEvents() resp {
 	ev := rc.realm.adminEvents
 	lo, _ := slices.BinarySearchFunc(ev, q.from, func(e *adminEvent, t int64) int { return cmpInt(e.time, t) })
 	hi, _ := slices.BinarySearchFunc(ev, q.to+1, func(e *adminEvent, t int64) int { return cmpInt(e.time, t) })
-	out := []adminEventRep{}
+	b := append(*getBuf(), '[')
+	n := 0
 	skip := max0(q.first)
+	v26 := rc.t.v26()
 	walkOrder(func(i int) int64 { return ev[i].time }, lo, hi, q.asc, func(i int) bool {
-		if q.max >= 0 && len(out) >= q.max {
+		if q.max >= 0 && n >= q.max {
 			return false
 		}
 		e := ev[i]
@@ -450,10 +438,55 @@ func (rc *rctx) getAdminEvents() resp {
 			skip--
 			return true
 		}
-		out = append(out, adminEventToRep(e, rc.t.v26()))
+		if n > 0 {
+			b = append(b, ',')
+		}
+		b = appendAdminEvent(b, e, v26)
+		n++
 		return true
 	})
-	return jsonResp(200, out)
+	return pooledResp(append(b, ']'))
+}
+
+// appendAdminEvent encodes an AdminEventRepresentation: 25.0 has neither id nor details.
+func appendAdminEvent(b []byte, e *adminEvent, v26 bool) []byte {
+	b = append(b, '{')
+	if v26 {
+		b = appendJSONString(append(b, `"id":`...), e.id)
+		b = append(b, ',')
+	}
+	b = strconv.AppendInt(append(b, `"time":`...), e.time, 10)
+	b = appendStrField(b, "realmId", e.realmID)
+	b = append(appendField(b, "authDetails"), '{')
+	first := true
+	for _, f := range [...]struct{ k, v string }{{"realmId", e.authRealmID}, {"clientId", e.authClientID},
+		{"userId", e.authUserID}, {"ipAddress", e.authIP}} {
+		if f.v == "" {
+			continue
+		}
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = appendJSONString(b, f.k)
+		b = appendJSONString(append(b, ':'), f.v)
+	}
+	b = append(b, '}')
+	b = appendStrField(b, "operationType", e.operationType)
+	b = appendStrField(b, "resourceType", e.resourceType)
+	if e.resourcePath != "" {
+		b = appendStrField(b, "resourcePath", e.resourcePath)
+	}
+	if e.hasRep {
+		b = appendStrField(b, "representation", e.representation)
+	}
+	if e.err != "" {
+		b = appendStrField(b, "error", e.err)
+	}
+	if v26 && len(e.details) > 0 {
+		b = appendDetails(appendField(b, "details"), e.details)
+	}
+	return append(b, '}')
 }
 
 type eventsConfigRep struct {
@@ -475,7 +508,7 @@ func (rc *rctx) getEventsConfig() resp {
 	rep := eventsConfigRep{EventsEnabled: rm.eventsEnabled, EventsListeners: nonNil(slices.Clone(rm.eventsListeners)),
 		EnabledEventTypes: slices.Clone(rm.enabledEventTypes), AdminEventsEnabled: rm.adminEventsEnabled,
 		AdminEventsDetailsEnabled: rm.adminEventsDetailsEnabled}
-	if rm.eventsExpiration > 0 {
+	if rm.eventsExpiration != 0 { // absent exactly when zero; a negative value shows
 		x := rm.eventsExpiration
 		rep.EventsExpiration = &x
 	}
@@ -630,4 +663,6 @@ func adminEventToPublic(e *adminEvent) AdminEvent {
 	return out
 }
 
-var _ = json.Marshal
+func sortDetails(d []kv) {
+	slices.SortStableFunc(d, func(a, b kv) int { return strings.Compare(a.k, b.k) })
+}

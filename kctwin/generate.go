@@ -404,6 +404,7 @@ func genEvent(rng *mrand.Rand, ids *idSource, rm *realm, humans []*user, clients
 		e.userID, e.err = "", "user_not_found"
 		e.details = []kv{{"auth_method", "openid-connect"}, {"username", "unknown" + strconv.Itoa(i)}}
 	}
+	sortDetails(e.details)
 	return e
 }
 

@@ -207,3 +207,22 @@ func equalStrings(a, b []string) bool {
 }
 
 func readFile(p string) ([]byte, error) { return os.ReadFile(p) }
+
+// relogin fetches fresh tokens after the clock moved past their expiry.
+func (e *testEnv) relogin() {
+	e.t.Helper()
+	jwt, err := e.gc.LoginAdmin(e.ctx, "admin", "admin", "master")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.admin = jwt.AccessToken
+	creds, err := e.tw.PollerCredentials("acme")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	jwt, err = e.gc.LoginClient(e.ctx, creds.ClientID, creds.ClientSecret, "acme")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.poller = jwt.AccessToken
+}

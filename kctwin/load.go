@@ -322,16 +322,16 @@ func (l *loader) realm(v any, path string) error {
 	if rm.eventsExpiration, _, err = l.int64(m, "eventsExpiration", path); err != nil {
 		return err
 	}
-	if rm.eventsListeners, err = l.strList(m, "eventsListeners", path); err != nil {
-		return err
+	if _, ok := m["eventsListeners"]; ok {
+		if rm.eventsListeners, err = l.strList(m, "eventsListeners", path); err != nil {
+			return err
+		}
 	}
 	if rm.enabledEventTypes, err = l.strList(m, "enabledEventTypes", path); err != nil {
 		return err
 	}
-	for i, ty := range rm.enabledEventTypes {
-		if !knownEventTypes[ty] {
-			return l.errf(fmt.Sprintf("%s.enabledEventTypes[%d]", path, i), "unknown event type %q", ty)
-		}
+	if rm.editUsernameAllowed, err = l.boolean(m, "editUsernameAllowed", path, false); err != nil {
+		return err
 	}
 	if rm.adminEventsEnabled, err = l.boolean(m, "adminEventsEnabled", path, false); err != nil {
 		return err

@@ -25,6 +25,7 @@ type realm struct {
 	adminEventsEnabled        bool
 	adminEventsDetailsEnabled bool
 	attributes                map[string]string // realm attributes, incl. adminEventsExpiration
+	editUsernameAllowed       bool              // off by default: PUT /users/{id} keeps the username
 
 	users     map[string]*user // by id
 	byName    []*user          // all users, sorted by username
@@ -153,13 +154,14 @@ type adminEvent struct {
 func newRealm(id, name string) *realm {
 	return &realm{
 		id: id, name: name, enabled: true,
-		attributes: map[string]string{},
-		users:      map[string]*user{},
-		groups:     map[string]*group{},
-		roles:      map[string]*role{},
-		realmRole:  map[string]*role{},
-		clients:    map[string]*client{},
-		byClient:   map[string]*client{},
+		eventsListeners: []string{"jboss-logging"},
+		attributes:      map[string]string{},
+		users:           map[string]*user{},
+		groups:          map[string]*group{},
+		roles:           map[string]*role{},
+		realmRole:       map[string]*role{},
+		clients:         map[string]*client{},
+		byClient:        map[string]*client{},
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Read endpoints of the Admin API. Each follows keycloak-api.md §2–§5: defaults for first
@@ -242,12 +243,23 @@ func (f *userFilter) match(u *user) bool {
 	return true
 }
 
-func (rc *rctx) usersJSON(users []*user, brief bool, withAccess bool) []byte {
+// usersJSON renders a page of users into a pooled buffer sized exactly, so that serving a
+// page allocates next to nothing; the buffer returns to the pool once the response is
+// written.
+func (rc *rctx) usersJSON(users []*user, brief bool, withAccess bool) resp {
 	var access []byte
 	if withAccess {
-		access = accessJSON(rc.sess.perms)
+		access = listAccessJSON(rc.sess.perms, rc.t.v26())
 	}
-	b := make([]byte, 0, 64+len(users)*420)
+	size := 2
+	for _, u := range users {
+		size += len(userPrefix(u, brief)) + len(access) + 2
+	}
+	bp := pageBufs.Get().(*[]byte)
+	b := (*bp)[:0]
+	if cap(b) < size {
+		b = make([]byte, 0, size)
+	}
 	b = append(b, '[')
 	for i, u := range users {
 		if i > 0 {
@@ -255,7 +267,18 @@ func (rc *rctx) usersJSON(users []*user, brief bool, withAccess bool) []byte {
 		}
 		b = appendUser(b, u, brief, access)
 	}
-	return append(b, ']')
+	b = append(b, ']')
+	*bp = b
+	return resp{status: 200, body: b, pooled: bp}
+}
+
+var pageBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// releaseBody returns a pooled response buffer; very large ones are left to the GC.
+func releaseBody(out resp) {
+	if out.pooled != nil && cap(*out.pooled) <= 4<<20 {
+		pageBufs.Put(out.pooled)
+	}
 }
 
 // GET /admin/realms/{realm}/users
@@ -312,7 +335,7 @@ func (rc *rctx) getUsers() resp {
 			page = append(page, u)
 		}
 	}
-	return rawJSON(200, rc.usersJSON(page, brief, true))
+	return rc.usersJSON(page, brief, true)
 }
 
 func max0(n int) int {
@@ -376,7 +399,7 @@ func (rc *rctx) getUser() resp {
 	if !ok {
 		return r
 	}
-	return rawJSON(200, appendUser(nil, u, false, accessJSON(rc.sess.perms)))
+	return rawJSON(200, appendUser(nil, u, false, accessJSON(rc.sess.perms, rc.t.v26())))
 }
 
 // GET /admin/realms/{realm}/users/{id}/groups
@@ -407,7 +430,10 @@ func (rc *rctx) getUserGroups() resp {
 	lo, hi := window(len(sel), first, max)
 	reps := make([]groupRep, 0, hi-lo)
 	for _, g := range sel[lo:hi] {
-		reps = append(reps, groupToRep(g, !brief))
+		// The membership listing carries neither subGroupCount nor access.
+		rep := groupToRep(g, !brief)
+		rep.SubGroupCount = nil
+		reps = append(reps, rep)
 	}
 	return rawJSON(200, marshalGroups(reps, !brief))
 }
@@ -519,8 +545,11 @@ func (rc *rctx) getGroups() resp {
 	if !hasSearch && !hasQ {
 		lo, hi := window(len(rm.top), first, max)
 		reps := make([]groupRep, 0, hi-lo)
+		access := rc.groupAccess()
 		for _, g := range rm.top[lo:hi] {
-			reps = append(reps, groupToRep(g, !brief))
+			rep := groupToRep(g, !brief)
+			rep.Access = access
+			reps = append(reps, rep)
 		}
 		return rawJSON(200, marshalGroups(reps, !brief))
 	}
@@ -632,13 +661,15 @@ func (rc *rctx) getGroupsCount() resp {
 	return jsonResp(200, map[string]int{"count": n})
 }
 
+// groupByPath resolves {id} before judging the caller, so a missing group is a 404 to
+// every caller, as on Keycloak's /groups/{id} routes.
 func (rc *rctx) groupByPath() (*group, resp, bool) {
-	if r, ok := rc.needGroupsView(); !ok {
-		return nil, r, false
-	}
 	g := rc.realm.groups[rc.r.PathValue("id")]
 	if g == nil {
 		return nil, notFound("Could not find group by id"), false
+	}
+	if r, ok := rc.needGroupsView(); !ok {
+		return nil, r, false
 	}
 	return g, resp{}, true
 }
@@ -667,9 +698,8 @@ func (rc *rctx) getGroupByPath() resp {
 	path := "/" + strings.Trim(rc.r.PathValue("path"), "/")
 	for _, g := range rc.realm.groups {
 		if g.path() == path {
-			rep := groupToRep(g, true)
-			rep.Access = rc.groupAccess()
-			return rawJSON(200, marshalGroup(rep, true))
+			// The single group read minus its access block.
+			return rawJSON(200, marshalGroup(groupToRep(g, true), true))
 		}
 	}
 	return notFound("Group path does not exist")
@@ -704,8 +734,11 @@ func (rc *rctx) getChildren() resp {
 	}
 	lo, hi := window(len(kids), first, max)
 	reps := make([]groupRep, 0, hi-lo)
+	access := rc.groupAccess()
 	for _, c := range kids[lo:hi] {
-		reps = append(reps, groupToRep(c, !brief))
+		rep := groupToRep(c, !brief)
+		rep.Access = access
+		reps = append(reps, rep)
 	}
 	return rawJSON(200, marshalGroups(reps, !brief))
 }
@@ -732,7 +765,7 @@ func (rc *rctx) pagedUsers(users []*user) resp {
 	}
 	brief := p.boolOr("briefRepresentation", false)
 	lo, hi := window(len(users), first, max)
-	return rawJSON(200, rc.usersJSON(users[lo:hi], brief, false))
+	return rc.usersJSON(users[lo:hi], brief, false)
 }
 
 // --- roles --------------------------------------------------------------------------
@@ -749,7 +782,7 @@ func (rc *rctx) listRoles(all []*role) resp {
 	search, hasSearch := p.str("search")
 	brief := p.boolOr("briefRepresentation", true)
 	sel := all
-	if hasSearch {
+	if hasSearch && search != "" {
 		sel = nil
 		s := strings.ToLower(search)
 		for _, r := range all {
@@ -758,7 +791,7 @@ func (rc *rctx) listRoles(all []*role) resp {
 			}
 		}
 	}
-	if (firstSet && maxSet) || hasSearch {
+	if (firstSet && maxSet) || (hasSearch && search != "") {
 		if !firstSet {
 			first = 0
 		}
@@ -767,6 +800,11 @@ func (rc *rctx) listRoles(all []*role) resp {
 		}
 		lo, hi := window(len(sel), first, max)
 		sel = sel[lo:hi]
+	} else {
+		// Only the paged path is sorted by name; the whole set comes back in storage
+		// order, which the twin makes the order of role ids.
+		sel = slices.Clone(sel)
+		slices.SortFunc(sel, func(a, b *role) int { return strings.Compare(a.id, b.id) })
 	}
 	return rawJSON(200, rolesJSON(rc.realm, sel, !brief))
 }
@@ -856,13 +894,19 @@ func (rc *rctx) compositesOf(x *role, which string) resp {
 	return rawJSON(200, rolesJSON(rc.realm, sortRoles(sel), false))
 }
 
+// roleByID resolves {id} first (its 404 precedes the 403) and then requires the read role
+// of the role's own container.
 func (rc *rctx) roleByID() (*role, resp, bool) {
-	if r, ok := rc.need(roleViewRealm, roleViewClients); !ok {
-		return nil, r, false
-	}
 	x := rc.realm.roles[rc.r.PathValue("id")]
 	if x == nil {
 		return nil, notFound("Could not find role with id"), false
+	}
+	bit := uint32(roleViewRealm)
+	if x.client != nil {
+		bit = roleViewClients
+	}
+	if r, ok := rc.need(bit); !ok {
+		return nil, r, false
 	}
 	return x, resp{}, true
 }
@@ -920,8 +964,15 @@ func (rc *rctx) getClients() resp {
 	}
 	cid, hasCID := p.str("clientId")
 	search := p.boolOr("search", false)
+	var attrs map[string]string
+	if q, ok := p.str("q"); ok {
+		attrs = parseQuery(q)
+	}
 	var sel []*client
 	for _, c := range rc.realm.clientLst {
+		if !clientAttrsMatch(c, attrs) {
+			continue
+		}
 		if hasCID {
 			if search {
 				if !strings.Contains(strings.ToLower(c.clientID), strings.ToLower(cid)) {
@@ -939,6 +990,15 @@ func (rc *rctx) getClients() resp {
 		reps = append(reps, clientToRep(c, &rc.sess.perms))
 	}
 	return jsonResp(200, reps)
+}
+
+func clientAttrsMatch(c *client, attrs map[string]string) bool {
+	for k, v := range attrs {
+		if c.attributes[k] != v {
+			return false
+		}
+	}
+	return true
 }
 
 // GET /admin/realms/{realm}/clients/{id}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/Nerzal/gocloak/v13"
 
@@ -124,9 +125,14 @@ func TestUserRepresentations(t *testing.T) {
 			t.Errorf("full rep has export-only field %q", k)
 		}
 	}
-	access := full[0]["access"].(map[string]any)
-	if access["view"] != true || access["manage"] != false {
-		t.Errorf("poller access = %v", access)
+	// The listing's access is getAccessForListing's one key; a single read has the full map.
+	if access := full[0]["access"].(map[string]any); len(access) != 1 || access["manage"] != false {
+		t.Errorf("listing access = %v", access)
+	}
+	var one map[string]any
+	e.get("/admin/realms/acme/users/"+full[0]["id"].(string), e.poller, &one)
+	if access := one["access"].(map[string]any); access["view"] != true || access["manage"] != false || len(access) != 6 {
+		t.Errorf("read access = %v", access)
 	}
 	// Absent optional fields stay absent.
 	var carol map[string]any
@@ -149,7 +155,13 @@ func TestUserRepresentations(t *testing.T) {
 }
 
 func TestLoadedExportReadsBack(t *testing.T) {
-	e := newEnv(t, kctwin.Version26, loadAcme(t))
+	for _, v := range versions {
+		t.Run(v, func(t *testing.T) { testLoadedExportReadsBack(t, v) })
+	}
+}
+
+func testLoadedExportReadsBack(t *testing.T, v string) {
+	e := newEnv(t, v, loadAcme(t))
 	var export struct {
 		Users []struct {
 			ID, Username, Email, FirstName, LastName string
@@ -259,7 +271,13 @@ func TestLoadedExportReadsBack(t *testing.T) {
 }
 
 func TestGroupsChildrenMembers(t *testing.T) {
-	e := newEnv(t, kctwin.Version26, generate(t, "name=acme,users=300,groups=40,roles=4,clients=2,events=0,admin-events=0,seed=3"))
+	for _, v := range versions {
+		t.Run(v, func(t *testing.T) { testGroupsChildrenMembers(t, v) })
+	}
+}
+
+func testGroupsChildrenMembers(t *testing.T, v string) {
+	e := newEnv(t, v, generate(t, "name=acme,users=300,groups=40,roles=4,clients=2,events=0,admin-events=0,seed=3"))
 	var top []map[string]any
 	e.get("/admin/realms/acme/groups", e.poller, &top)
 	d, _ := e.tw.DumpRealm("acme")
@@ -356,14 +374,29 @@ func TestGroupsChildrenMembers(t *testing.T) {
 }
 
 func TestRolesAndClients(t *testing.T) {
-	e := newEnv(t, kctwin.Version26, generate(t, "name=acme,users=260,groups=5,roles=12,clients=6,events=0,admin-events=0,seed=5"))
+	for _, v := range versions {
+		t.Run(v, func(t *testing.T) { testRolesAndClients(t, v) })
+	}
+}
+
+func testRolesAndClients(t *testing.T, v string) {
+	e := newEnv(t, v, generate(t, "name=acme,users=260,groups=5,roles=12,clients=6,events=0,admin-events=0,seed=5"))
 	roles, err := e.gc.GetRealmRoles(e.ctx, e.poller, "acme", gocloak.GetRoleParams{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Unpaged, the set comes back in no name order; paged (both bounds), sorted by name.
+	unpaged := names(roles, func(r *gocloak.Role) string { return *r.Name })
+	if equalStrings(unpaged, sortedCopy(unpaged)) || len(unpaged) < 12+3 {
+		t.Fatalf("unpaged realm roles %v", unpaged)
+	}
+	roles, err = e.gc.GetRealmRoles(e.ctx, e.poller, "acme", gocloak.GetRoleParams{First: gocloak.IntP(0), Max: gocloak.IntP(-1)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	rn := names(roles, func(r *gocloak.Role) string { return *r.Name })
-	if !equalStrings(rn, sortedCopy(rn)) || len(rn) < 12+3 {
-		t.Fatalf("realm roles %v", rn)
+	if !equalStrings(rn, sortedCopy(unpaged)) {
+		t.Fatalf("paged realm roles %v", rn)
 	}
 	// Paging applies only with both first and max.
 	var p []map[string]any
@@ -431,7 +464,7 @@ func TestRolesAndClients(t *testing.T) {
 	if gocloak.PString(app1.Secret) == "" || api.Secret != nil {
 		t.Errorf("secret: confidential %q, bearer-only %v", gocloak.PString(app1.Secret), api.Secret)
 	}
-	croles, err := e.gc.GetClientRoles(e.ctx, e.poller, "acme", *app1.ID, gocloak.GetRoleParams{})
+	croles, err := e.gc.GetClientRoles(e.ctx, e.poller, "acme", *app1.ID, gocloak.GetRoleParams{First: gocloak.IntP(0), Max: gocloak.IntP(10)})
 	if err != nil || len(croles) != 3 || *croles[0].Name != "admin" || !*croles[0].Composite || !*croles[0].ClientRole {
 		t.Fatalf("client roles %v %v", croles, err)
 	}
@@ -534,5 +567,83 @@ func readJSON(t *testing.T, path string, v any) {
 	}
 	if err := json.Unmarshal(b, v); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRemainingEndpoints covers the endpoints the other tests do not reach.
+func TestRemainingEndpoints(t *testing.T) {
+	for _, v := range versions {
+		t.Run(v, func(t *testing.T) {
+			e := newEnv(t, v, loadAcme(t))
+			ctx, gc := e.ctx, e.gc
+			g, err := gc.GetGroupByPath(ctx, e.poller, "acme", "/Engineering/Backend")
+			if err != nil || *g.ID != "3a6f1c2e-0002-4c3b-9e8d-7f6a5b4c3d02" {
+				t.Fatalf("group by path: %v %v", g, err)
+			}
+			e.expect("GET", "/admin/realms/acme/group-by-path/Engineering/Nope", e.poller, nil, 404, `{"error":"Group path does not exist"}`)
+			hr, _ := e.tw.ClientUUID("acme", "hr-portal")
+			sec, err := gc.GetClientSecret(ctx, e.poller, "acme", hr)
+			if err != nil || gocloak.PString(sec.Value) == "" {
+				t.Fatalf("client secret: %v %v", sec, err)
+			}
+			var rc []map[string]any
+			e.get("/admin/realms/acme/roles/manager/composites/realm", e.poller, &rc)
+			if len(rc) != 1 || rc[0]["name"] != "employee" {
+				t.Errorf("realm composites %v", rc)
+			}
+			e.get("/admin/realms/acme/roles/manager/composites/clients/"+hr, e.poller, &rc)
+			if len(rc) != 1 || rc[0]["name"] != "approve" {
+				t.Errorf("client composites %v", rc)
+			}
+			var cnt int
+			e.get("/admin/realms/acme/users/count?search=id:a1000000-0000-4000-8000-000000000001", e.poller, &cnt)
+			if cnt != 1 {
+				t.Errorf("count by id %d", cnt)
+			}
+			var ug []map[string]any
+			e.get("/admin/realms/acme/users/a1000000-0000-4000-8000-000000000002/groups?briefRepresentation=false&first=1&max=1", e.poller, &ug)
+			if len(ug) != 1 || ug[0]["name"] != "Sales" || ug[0]["attributes"] == nil {
+				t.Errorf("user groups page %v", ug)
+			}
+			var gc2 map[string]int
+			e.get("/admin/realms/acme/groups/count?top=true", e.poller, &gc2)
+			if gc2["count"] != 2 {
+				t.Errorf("top count %v", gc2)
+			}
+			// Password reset (an ACTION admin event) then the password grant works.
+			uid := "a1000000-0000-4000-8000-000000000002"
+			if err := gc.SetPassword(ctx, e.admin, uid, "acme", "bob-pw", false); err != nil {
+				t.Fatal(err)
+			}
+			d, _ := e.tw.DumpRealm("acme")
+			last := d.AdminEvents[len(d.AdminEvents)-1]
+			if last.OperationType != "ACTION" || last.ResourcePath != "users/"+uid+"/reset-password" {
+				t.Errorf("reset-password event %+v", last)
+			}
+			// Roles by id: update, composites, delete.
+			e.clock.Advance(time.Millisecond)
+			emp := "5b1b0f7d-2f0c-4a8e-8d3c-0e6a3a1f0004"
+			e.expect("PUT", "/admin/realms/acme/roles-by-id/"+emp, e.admin, map[string]any{"description": "Staff"}, 204, "")
+			e.expect("POST", "/admin/realms/acme/roles-by-id/"+emp+"/composites", e.admin, []map[string]any{{"id": "5b1b0f7d-2f0c-4a8e-8d3c-0e6a3a1f0001"}}, 204, "")
+			var byID []map[string]any
+			e.get("/admin/realms/acme/roles-by-id/"+emp+"/composites", e.poller, &byID)
+			if len(byID) != 1 || byID[0]["name"] != "offline_access" {
+				t.Errorf("composites by id %v", byID)
+			}
+			e.expect("DELETE", "/admin/realms/acme/roles-by-id/"+emp+"/composites", e.admin, []map[string]any{{"id": "5b1b0f7d-2f0c-4a8e-8d3c-0e6a3a1f0001"}}, 204, "")
+			e.expect("DELETE", "/admin/realms/acme/roles-by-id/"+emp, e.admin, nil, 204, "")
+			d, _ = e.tw.DumpRealm("acme")
+			tail := paths(d.AdminEvents[len(d.AdminEvents)-4:])
+			want := []string{"UPDATE REALM_ROLE roles-by-id/" + emp, "CREATE REALM_ROLE roles-by-id/" + emp + "/composites",
+				"DELETE REALM_ROLE roles-by-id/" + emp + "/composites", "DELETE REALM_ROLE roles-by-id/" + emp}
+			if fmt.Sprint(sortedCopy(tail)) != fmt.Sprint(sortedCopy(want)) {
+				t.Errorf("roles-by-id events %v", tail)
+			}
+			e.expect("GET", "/admin/realms/acme/roles/employee", e.poller, nil, 404, `{"error":"Could not find role"}`)
+			// Clearing stored events.
+			e.expect("DELETE", "/admin/realms/acme/events", e.admin, nil, 204, "")
+			e.expect("DELETE", "/admin/realms/acme/admin-events", e.admin, nil, 204, "")
+			e.expect("GET", "/admin/realms/acme/admin-events", e.poller, nil, 200, "[]")
+		})
 	}
 }

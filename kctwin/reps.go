@@ -14,7 +14,7 @@ type groupRep struct {
 	Name          string              `json:"name"`
 	Path          string              `json:"path"`
 	ParentID      string              `json:"parentId,omitempty"`
-	SubGroupCount int                 `json:"subGroupCount"`
+	SubGroupCount *int                `json:"subGroupCount,omitempty"`
 	SubGroups     []groupRep          `json:"subGroups"`
 	Attributes    map[string][]string `json:"attributes,omitempty"`
 	RealmRoles    []string            `json:"realmRoles,omitempty"`
@@ -25,7 +25,8 @@ type groupRep struct {
 // groupToRep renders g; GroupRepresentation.description exists only from 26.3 on, so the
 // emulated versions never show it.
 func groupToRep(g *group, full bool) groupRep {
-	rep := groupRep{ID: g.id, Name: g.name, Path: g.path(), SubGroupCount: len(g.children), SubGroups: []groupRep{}}
+	n := len(g.children)
+	rep := groupRep{ID: g.id, Name: g.name, Path: g.path(), SubGroupCount: &n, SubGroups: []groupRep{}}
 	if g.parent != nil {
 		rep.ParentID = g.parent.id
 	}
@@ -67,7 +68,7 @@ func marshalGroup(g groupRep, full bool) json.RawMessage {
 		Name          string              `json:"name"`
 		Path          string              `json:"path"`
 		ParentID      string              `json:"parentId,omitempty"`
-		SubGroupCount int                 `json:"subGroupCount"`
+		SubGroupCount *int                `json:"subGroupCount,omitempty"`
 		SubGroups     json.RawMessage     `json:"subGroups"`
 		Attributes    map[string][]string `json:"attributes"`
 		RealmRoles    []string            `json:"realmRoles"`

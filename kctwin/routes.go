@@ -62,6 +62,7 @@ func (t *Twin) routes() {
 	r("GET", a+"/groups/{id}/children", lockRead, (*rctx).getChildren)
 	r("GET", a+"/groups/{id}/members", lockRead, (*rctx).getMembers)
 	r("GET", a+"/group-by-path/{path...}", lockRead, (*rctx).getGroupByPath)
+	r("GET", a+"/group-by-path", lockRead, (*rctx).getGroupByPath)
 	r("GET", a+"/roles", lockRead, (*rctx).getRealmRoles)
 	r("GET", a+"/roles/{name}", lockRead, func(rc *rctx) resp { return rc.getRole(false) })
 	r("GET", a+"/roles/{name}/users", lockRead, func(rc *rctx) resp { return rc.getRoleUsers(false) })
@@ -83,11 +84,21 @@ func (t *Twin) routes() {
 	r("GET", a+"/events/config", lockRead, (*rctx).getEventsConfig)
 	t.writeRoutes(r)
 
-	// Anything else: RESTEasy's answer for a path no resource method matches.
+	// Anything else: RESTEasy's answer for a path no resource method matches, and a
+	// different body when the path exists for another method.
 	st := t.stats.route("unmatched")
 	t.mux.HandleFunc("/", func(w http.ResponseWriter, req *http.Request) {
 		cw := &countingWriter{ResponseWriter: w}
-		t.write(cw, req, notFound("Unable to find matching target resource method"), false)
+		msg := "Unable to find matching target resource method"
+		for _, m := range [...]string{"GET", "POST", "PUT", "DELETE"} {
+			probe := req.Clone(req.Context())
+			probe.Method = m
+			if _, pattern := t.mux.Handler(probe); pattern != "/" && pattern != "" {
+				msg = "HTTP 404 Not Found"
+				break
+			}
+		}
+		t.write(cw, req, notFound(msg), false)
 		st.record(cw.status, cw.n)
 	})
 	t.controlRoutes()

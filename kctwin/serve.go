@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -23,6 +24,7 @@ type resp struct {
 	body     []byte
 	location string // Location header for 201 responses (path relative to the server)
 	header   http.Header
+	pooled   *[]byte // body's buffer, returned to its pool after writing
 }
 
 type errBody struct {
@@ -159,13 +161,46 @@ func (t *Twin) serveKC(w http.ResponseWriter, r *http.Request, route string, st 
 				return
 			}
 		}
+		defer func() {
+			// A bug in a handler must not take the server down or leave the lock held:
+			// answer like Keycloak's unhandled-exception path and log it.
+			if p := recover(); p != nil {
+				t.cfg.logger.Error("kctwin: handler panic", "route", route, "panic", p)
+				out = serverError()
+			}
+		}()
+		if name := badIntParam(r); name != "" {
+			// JAX-RS binds query parameters before the resource method runs its
+			// permission check: a malformed integer is "no method found", a 404.
+			out = notFound("HTTP 404 Not Found")
+			return
+		}
 		out = h(rc)
 	}()
+	defer releaseBody(out)
 	if plan.slow > 0 {
 		t.writeSlow(cw, r, out, plan.slow)
 		return
 	}
 	t.write(cw, r, out, false)
+}
+
+// badIntParam names the first integer query parameter (first, max) that Java's
+// Integer.valueOf would refuse; empty values count as absent.
+func badIntParam(r *http.Request) string {
+	q := r.URL.RawQuery
+	if q == "" || (!strings.Contains(q, "first=") && !strings.Contains(q, "max=")) {
+		return ""
+	}
+	vals := r.URL.Query()
+	for _, name := range [...]string{"first", "max"} {
+		if v := vals.Get(name); v != "" {
+			if _, err := strconv.ParseInt(v, 10, 32); err != nil {
+				return name
+			}
+		}
+	}
+	return ""
 }
 
 func (t *Twin) write(w http.ResponseWriter, r *http.Request, out resp, textual bool) {

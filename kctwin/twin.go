@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path"
 	"sort"
 	"strings"
 	"sync"
@@ -301,14 +302,19 @@ func (t *Twin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		t.control.ServeHTTP(w, r)
 		return
 	}
-	// JAX-RS matches paths with or without a trailing slash.
-	if p := r.URL.Path; len(p) > 1 && strings.HasSuffix(p, "/") {
-		r2 := *r
-		u := *r.URL
-		u.Path = strings.TrimRight(p, "/")
-		u.RawPath = strings.TrimRight(u.RawPath, "/")
-		r2.URL = &u
-		r = &r2
+	// JAX-RS matches paths with or without a trailing slash and never redirects; clean
+	// the path here so that ServeMux does not answer with a redirect either.
+	if p := r.URL.Path; p != "/" {
+		clean := path.Clean("/" + p)
+		if clean != p {
+			r2 := *r
+			u := *r.URL
+			u.Path = clean
+			// An escaped path that no longer matches is ignored by EscapedPath.
+			u.RawPath = strings.TrimRight(u.RawPath, "/")
+			r2.URL = &u
+			r = &r2
+		}
 	}
 	t.mux.ServeHTTP(w, r)
 }

@@ -111,8 +111,8 @@ func userPrefix(u *user, brief bool) []byte {
 	if c := p.Load(); c != nil {
 		return *c
 	}
-	b := make([]byte, 0, 320)
-	b = append(b, `{"id":`...)
+	sp := pageBufs.Get().(*[]byte)
+	b := append((*sp)[:0], `{"id":`...)
 	b = appendJSONString(b, u.id)
 	b = appendStrField(b, "username", u.username)
 	if u.firstName != "" {
@@ -128,8 +128,8 @@ func userPrefix(u *user, brief bool) []byte {
 	if !brief && len(u.attrs) > 0 {
 		b = appendAttrs(appendField(b, "attributes"), u.attrs)
 	}
-	b = strconv.AppendInt(appendField(b, "createdTimestamp"), u.created, 10)
 	b = appendBoolField(b, "enabled", u.enabled)
+	b = strconv.AppendInt(appendField(b, "createdTimestamp"), u.created, 10)
 	if !brief {
 		b = appendBoolField(b, "totp", false)
 	}
@@ -141,8 +141,13 @@ func userPrefix(u *user, brief bool) []byte {
 		b = appendStringList(appendField(b, "requiredActions"), u.requiredActions)
 		b = append(appendField(b, "notBefore"), '0')
 	}
-	p.Store(&b)
-	return b
+	// Keep an exact-size copy: a million cached users should not carry slack.
+	c := make([]byte, len(b))
+	copy(c, b)
+	*sp = b
+	pageBufs.Put(sp)
+	p.Store(&c)
+	return c
 }
 
 // appendUser appends u's representation with the caller's access map.
@@ -154,14 +159,29 @@ func appendUser(b []byte, u *user, brief bool, access []byte) []byte {
 	return append(b, '}')
 }
 
-// accessJSON is the "access" member for users as UserPermissions.getAccess reports it.
-func accessJSON(p perms) []byte {
+// accessJSON is the "access" member of a single user read, as UserPermissions.getAccess
+// reports it; 26.x adds resetPassword.
+func accessJSON(p perms, v26 bool) []byte {
 	m := p.has(roleManageUsers)
 	b := []byte(`,"access":{"manageGroupMembership":`)
 	b = strconv.AppendBool(b, m)
+	if v26 {
+		b = appendBoolField(b, "resetPassword", m)
+	}
 	b = appendBoolField(b, "view", p.has(roleViewUsers))
 	b = appendBoolField(b, "mapRoles", m)
 	b = appendBoolField(b, "impersonate", m && p.has(roleImpersonation))
 	b = appendBoolField(b, "manage", m)
+	return append(b, '}')
+}
+
+// listAccessJSON is the "access" member of GET /users entries: on 26.2 the one-key map of
+// UserPermissionEvaluator.getAccessForListing, on 25.0 the full getAccess map.
+func listAccessJSON(p perms, v26 bool) []byte {
+	if !v26 {
+		return accessJSON(p, false)
+	}
+	b := []byte(`,"access":{"manage":`)
+	b = strconv.AppendBool(b, p.has(roleManageUsers))
 	return append(b, '}')
 }

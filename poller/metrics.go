@@ -8,11 +8,11 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/keycdc/keycdc/poller/events"
-	"github.com/keycdc/keycdc/poller/snapshot"
 	"github.com/keycdc/keycdc/schemas"
 )
 
 type metrics struct {
+	realm           attribute.KeyValue
 	records         metric.Int64Counter
 	txRecords       metric.Int64Histogram
 	txDuration      metric.Float64Histogram
@@ -28,16 +28,25 @@ func newMetrics(mp metric.MeterProvider, p *Poller) metrics {
 	out.txDuration, _ = m.Float64Histogram("keycdc.transaction.duration", metric.WithUnit("s"), metric.WithDescription("Duration of a transaction commit"))
 	out.scans, _ = m.Int64Counter("keycdc.full_scans", metric.WithDescription("Completed full scans"))
 	out.sessionFailures, _ = m.Int64Counter("keycdc.session.failures", metric.WithDescription("Realm sessions that ended in an error and were restarted"))
-	realm := attribute.String("realm", p.cfg.Realm)
+	out.realm = attribute.String("realm", p.cfg.Realm)
 	_, _ = m.Float64ObservableGauge("keycdc.events.lag", metric.WithUnit("s"),
-		metric.WithDescription("Now minus the event watermark, by realm and kind; grows when keycdc falls behind or Keycloak is unreachable"),
+		metric.WithDescription("Seconds since the start of the last poll that read every event of the realm up to then, by kind: "+
+			"how stale the event topics are; it grows when keycdc falls behind or cannot reach Keycloak, not when the realm is quiet"),
 		metric.WithFloat64Callback(func(_ context.Context, o metric.Float64Observer) error {
 			st := p.Status()
 			now := p.now()
-			for kind, wm := range map[string]time.Time{"user": st.EventsWatermark, "admin": st.AdminEventsWatermark} {
-				if !wm.IsZero() {
-					o.Observe(now.Sub(wm).Seconds(), metric.WithAttributes(realm, attribute.String("kind", kind)))
+			for kind, t := range map[string]time.Time{"user": st.EventsCaughtUp, "admin": st.AdminEventsCaughtUp} {
+				if !t.IsZero() {
+					o.Observe(now.Sub(t).Seconds(), metric.WithAttributes(out.realm, attribute.String("kind", kind)))
 				}
+			}
+			return nil
+		}))
+	_, _ = m.Float64ObservableGauge("keycdc.last_cycle", metric.WithUnit("s"),
+		metric.WithDescription("Unix time of the realm's last complete cycle (full scan when due, then events)"),
+		metric.WithFloat64Callback(func(_ context.Context, o metric.Float64Observer) error {
+			if st := p.Status(); !st.LastCycle.IsZero() {
+				o.Observe(float64(st.LastCycle.UnixMilli())/1000, metric.WithAttributes(out.realm))
 			}
 			return nil
 		}))
@@ -54,10 +63,10 @@ func (m metrics) recordCommit(ctx context.Context, changes []schemas.Change, d t
 		counts[[2]string{c.Table.Name(), kind}]++
 	}
 	for k, n := range counts {
-		m.records.Add(ctx, n, metric.WithAttributes(attribute.String("table", k[0]), attribute.String("kind", k[1])))
+		m.records.Add(ctx, n, metric.WithAttributes(m.realm, attribute.String("table", k[0]), attribute.String("kind", k[1])))
 	}
-	m.txRecords.Record(ctx, int64(len(changes)))
-	m.txDuration.Record(ctx, d.Seconds())
+	m.txRecords.Record(ctx, int64(len(changes)), metric.WithAttributes(m.realm))
+	m.txDuration.Record(ctx, d.Seconds(), metric.WithAttributes(m.realm))
 }
 
 // Status is a snapshot of a realm's progress for operators.
@@ -69,7 +78,11 @@ type Status struct {
 	LastFullScan         time.Time
 	EventsWatermark      time.Time
 	AdminEventsWatermark time.Time
-	LastError            string
+	// EventsCaughtUp and AdminEventsCaughtUp are the start times of the last polls that
+	// read every event up to then.
+	EventsCaughtUp      time.Time
+	AdminEventsCaughtUp time.Time
+	LastError           string
 }
 
 // Status returns the realm's progress; it is safe to call from any goroutine.
@@ -94,24 +107,31 @@ func (p *Poller) update(f func(*Status)) {
 }
 
 func (p *Poller) setError(err error) { p.update(func(s *Status) { s.LastError = err.Error() }) }
-func (p *Poller) setCycle() {
-	p.update(func(s *Status) { s.LastCycle = p.now(); s.LastError = "" })
-}
-func (p *Poller) setScan(st snapshot.Stats) {
+func (p *Poller) setCaughtUp(k events.Kind, t time.Time) {
 	p.update(func(s *Status) {
-		s.LastFullScan = p.now()
-		for t, n := range st.Upserts {
-			s.Records[t] += int64(n)
-		}
-		for t, n := range st.Tombstones {
-			s.Records[t] += int64(n)
+		if k == events.Admin {
+			s.AdminEventsCaughtUp = t
+		} else {
+			s.EventsCaughtUp = t
 		}
 	})
 }
-func (p *Poller) setEvents(k events.Kind, n int, wm int64) {
+func (p *Poller) setCycle() {
+	p.update(func(s *Status) { s.LastCycle = p.now(); s.LastError = "" })
+}
+func (p *Poller) setScan() {
+	p.update(func(s *Status) { s.LastFullScan = p.now() })
+}
+func (p *Poller) setCommitted(changes []schemas.Change) {
 	p.update(func(s *Status) {
-		s.Records[k.Table().Name()] += int64(n)
+		for _, c := range changes {
+			s.Records[c.Table.Name()]++
+		}
 		s.LastCommit = p.now()
+	})
+}
+func (p *Poller) setEvents(k events.Kind, wm int64) {
+	p.update(func(s *Status) {
 		if wm > 0 {
 			if k == events.Admin {
 				s.AdminEventsWatermark = time.UnixMilli(wm)

@@ -212,15 +212,22 @@ func (p *Poller) Topics() map[*schemas.Table]string {
 // ErrFenced is returned by Run when another keycdc instance took over the realm.
 var ErrFenced = errors.New("another keycdc instance with the same transactional id took over this realm")
 
-// Run polls until ctx is cancelled (or, with Once, until one cycle is committed). A
-// failed session is retried after a growing, jittered pause; errors that cannot heal on
-// their own (bad credentials, a missing realm-management role, fencing) end Run when they
-// happen before anything was committed, or are retried with the pause otherwise. Run
-// returns nil after a graceful stop: the open transaction is finished or aborted first.
+// Run polls until ctx is cancelled (or, with Once, until one cycle is committed). A failed
+// session is retried after a growing, jittered pause, rebuilding state from Kafka. Errors a
+// retry cannot heal (bad credentials, a missing realm-management role) end Run while the
+// process has committed nothing for the realm, so that they are reported at once; later
+// they are retried, since an operator may be rotating a secret. Fencing by another
+// instance always ends Run. Run returns nil after a graceful stop: the open transaction is
+// finished or aborted first.
 func (p *Poller) Run(ctx context.Context) error {
-	backoff := retry.WithCappedDuration(time.Minute, retry.WithJitterPercent(20, retry.NewExponential(time.Second)))
+	newBackoff := func() retry.Backoff {
+		return retry.WithCappedDuration(time.Minute, retry.WithJitterPercent(20, retry.NewExponential(time.Second)))
+	}
+	backoff := newBackoff()
+	everProgressed := false
 	for {
 		progressed, err := p.session(ctx)
+		everProgressed = everProgressed || progressed
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -230,13 +237,13 @@ func (p *Poller) Run(ctx context.Context) error {
 		if checkpoint.IsFenced(err) {
 			return fmt.Errorf("realm %q: %w", p.cfg.Realm, ErrFenced)
 		}
-		p.m.sessionFailures.Add(ctx, 1)
+		p.m.sessionFailures.Add(ctx, 1, metric.WithAttributes(p.m.realm))
 		p.setError(err)
-		if p.cfg.Once || (!progressed && permanent(err)) {
+		if p.cfg.Once || (!everProgressed && permanent(err)) {
 			return fmt.Errorf("realm %q: %w", p.cfg.Realm, err)
 		}
 		if progressed {
-			backoff = retry.WithCappedDuration(time.Minute, retry.WithJitterPercent(20, retry.NewExponential(time.Second)))
+			backoff = newBackoff()
 		}
 		wait, _ := backoff.Next()
 		p.log.Error("realm session failed; restarting from the last checkpoint", "realm", p.cfg.Realm, "err", err, "retry_in", wait.Round(time.Millisecond))
@@ -398,16 +405,15 @@ func (p *Poller) fullScan(ctx context.Context, st *state, started time.Time) err
 	next := st.pos
 	next.LastFullScan = started.UnixMilli()
 	c := &commitFn{p: p, st: st, pos: func() Position { return st.pos }}
-	stats, err := st.scanner.Scan(ctx, c)
-	if err != nil {
+	if _, err := st.scanner.Scan(ctx, c); err != nil {
 		return fmt.Errorf("full scan of realm %q: %w", p.cfg.Realm, err)
 	}
-	p.m.scans.Add(ctx, 1)
+	p.m.scans.Add(ctx, 1, metric.WithAttributes(p.m.realm))
 	// Record the scan in the checkpoint (with nothing else when the realm was quiet).
 	if err := p.commit(ctx, st, nil, next); err != nil {
 		return err
 	}
-	p.setScan(stats)
+	p.setScan()
 	return nil
 }
 
@@ -422,6 +428,7 @@ func (p *Poller) pollEvents(ctx context.Context, st *state) error {
 		if s.Kind() == events.Admin {
 			from = st.pos.AdminEvents
 		}
+		started := p.now()
 		_, err := s.Poll(ctx, from, p.cfg.Start, func(ctx context.Context, b events.Batch) error {
 			var h snapshot.Hints
 			for _, e := range b.Users {
@@ -453,12 +460,13 @@ func (p *Poller) pollEvents(ctx context.Context, st *state) error {
 			if err := p.commit(ctx, st, changes, next); err != nil {
 				return err
 			}
-			p.setEvents(s.Kind(), len(changes), b.Position.Watermark)
+			p.setEvents(s.Kind(), b.Position.Watermark)
 			return nil
 		})
 		if err != nil {
 			return err
 		}
+		p.setCaughtUp(s.Kind(), started)
 	}
 	return nil
 }
@@ -515,5 +523,6 @@ func (p *Poller) commit(ctx context.Context, st *state, changes []schemas.Change
 	st.pos = pos
 	st.commits++
 	p.m.recordCommit(ctx, changes, p.now().Sub(start))
+	p.setCommitted(changes)
 	return nil
 }

@@ -41,3 +41,6 @@ func decodePosition(b checkpoint.Position) (Position, error) {
 	}
 	return p, nil
 }
+
+// ParsePosition decodes a realm's checkpoint (for status reports).
+func ParsePosition(b checkpoint.Position) (Position, error) { return decodePosition(b) }

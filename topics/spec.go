@@ -96,19 +96,32 @@ func IsFatal(err error) bool {
 // Ensure is idempotent: when everything exists as specified, it only reads metadata and
 // configs. A topic created concurrently by someone else is checked like an existing one.
 func Ensure(ctx context.Context, adm *kadm.Client, specs map[string]Spec) error {
+	_, err := ensure(ctx, adm, specs, true)
+	return err
+}
+
+// Verify checks existing topics as Ensure does but creates nothing; it returns the topics
+// that do not exist yet (keycdc run would create them). It is what a preflight check uses.
+func Verify(ctx context.Context, adm *kadm.Client, specs map[string]Spec) (missing []string, err error) {
+	return ensure(ctx, adm, specs, false)
+}
+
+func ensure(ctx context.Context, adm *kadm.Client, specs map[string]Spec, mayCreate bool) (missing []string, err error) {
 	names := sortedKeys(specs)
 	if len(names) == 0 {
-		return nil
+		return nil, nil
 	}
 	details, err := listTopics(ctx, adm, names)
 	if err != nil {
-		return fmt.Errorf("ensure topics: list topics: %w", err)
+		return nil, fmt.Errorf("ensure topics: list topics: %w", err)
 	}
 	var problems []error
 	var existing []string
 	for _, name := range names {
 		d, ok := details[name]
 		switch {
+		case (!ok || errors.Is(d.Err, kerr.UnknownTopicOrPartition)) && !mayCreate:
+			missing = append(missing, name)
 		case !ok || errors.Is(d.Err, kerr.UnknownTopicOrPartition):
 			created, err := create(ctx, adm, name, specs[name])
 			if err != nil {
@@ -128,7 +141,7 @@ func Ensure(ctx context.Context, adm *kadm.Client, specs map[string]Spec) error 
 	if len(existing) > 0 {
 		problems = append(problems, verifyConfigs(ctx, adm, existing, specs)...)
 	}
-	return errors.Join(problems...)
+	return missing, errors.Join(problems...)
 }
 
 // listTopics describes names. The broker fails a whole metadata request when it may not

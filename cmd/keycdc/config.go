@@ -59,6 +59,7 @@ type kafkaSection struct {
 	MaxTxRecords      int             `yaml:"max_transaction_records" default:"5000" doc:"Records per transaction at most."`
 	TxTimeout         time.Duration   `yaml:"transaction_timeout" default:"60s" doc:"Transaction timeout given to the broker."`
 	ClientID          string          `yaml:"client_id" default:"keycdc" doc:"Kafka client id."`
+	Compression       string          `yaml:"compression" default:"gzip" doc:"Batch compression: none, gzip, snappy, lz4 or zstd (gzip is readable by every client, pure-JavaScript ones included)."`
 	SASL              saslSection     `yaml:"sasl"`
 	TLS               kafkaTLSSection `yaml:"tls"`
 }
@@ -265,12 +266,18 @@ func (c *config) applyYAML(root *yaml.Node) []error {
 			errs = append(errs, fmt.Errorf("%s (line %d): expected a mapping of keys", where, n.Line))
 			return
 		}
+		seen := map[string]int{}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			path := k.Value
 			if prefix != "" {
 				path = prefix + "." + k.Value
 			}
+			if line, dup := seen[k.Value]; dup {
+				errs = append(errs, fmt.Errorf("%s (line %d): given twice (first on line %d)", path, k.Line, line))
+				continue
+			}
+			seen[k.Value] = k.Line
 			if sections[path] {
 				walk(v, path)
 				continue
@@ -431,6 +438,11 @@ func (c *config) validate(need requirement) error {
 		}
 		if c.Kafka.TxTimeout < 10*time.Second {
 			bad("kafka.transaction_timeout", "must be at least 10s, got %v", c.Kafka.TxTimeout)
+		}
+		switch c.Kafka.Compression {
+		case "none", "gzip", "snappy", "lz4", "zstd":
+		default:
+			bad("kafka.compression", "%q is not none, gzip, snappy, lz4 or zstd", c.Kafka.Compression)
 		}
 		switch c.Kafka.SASL.Mechanism {
 		case "", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":

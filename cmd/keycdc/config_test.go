@@ -113,7 +113,8 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{minimalConfig + "keycloak2: [\n", "not valid YAML"},
 		{minimalConfig + "sync:\n  tables: [user, usr]\n", "sync.tables: unknown table usr"},
 		{minimalConfig + "sync:\n  start_date: 2026-13-01\n", `sync.start_date: "2026-13-01" is not a date`},
-		{minimalConfig + "kafka:\n  sasl:\n    mechanism: GSSAPI\n", "kafka.sasl.mechanism"},
+		{strings.Replace(minimalConfig, "kafka:\n", "kafka:\n  sasl:\n    mechanism: GSSAPI\n", 1), "kafka.sasl.mechanism"},
+		{minimalConfig + "sync:\n  poll_interval: 1s\nsync:\n  poll_interval: 2s\n", "sync (line 13): given twice (first on line 11)"},
 	}
 	for _, c := range cases {
 		cfg, err := loadConfig(writeFile(t, c.body), noEnv)

@@ -40,6 +40,12 @@ func usagef(format string, a ...any) error { return &usageError{msg: fmt.Sprintf
 func commands() map[string]command {
 	return map[string]command{
 		"version": {summary: "print the keycdc version", run: cmdVersion},
+		"run":     {summary: "run the pipeline: keycdc run --config F [--once]", run: cmdRun},
+		"dev":     {summary: "run everything on an embedded Kafka, registry and Keycloak twin: keycdc dev", run: cmdDev},
+		"check":   {summary: "check Keycloak, Kafka and the registry before running: keycdc check --config F", run: cmdCheck},
+		"status":  {summary: "show each realm's checkpoint and topics: keycdc status --config F", run: cmdStatus},
+		"schemas": {summary: "print the Avro schemas, or register them: keycdc schemas [--table T] [--register --config F]", run: cmdSchemas},
+		"twin":    {summary: "serve a Keycloak Admin API twin for tests and demos", run: cmdTwin},
 	}
 }
 
@@ -66,6 +72,10 @@ func dispatch(ctx context.Context, e env, args []string) int {
 		return 0
 	}
 	c, ok := cmds[args[0]]
+	if !ok && args[0] == "dev-infra" {
+		// Internal: the embedded broker and registry process of keycdc dev; not in the help.
+		c, ok = command{run: cmdDevInfra}, true
+	}
 	if !ok {
 		fmt.Fprintf(e.stderr, "keycdc: unknown command %q; run 'keycdc help' for the list\n", args[0])
 		return 2

@@ -2,8 +2,10 @@ package snapshot
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -147,6 +149,79 @@ func TestFullScanEqualsRealm(t *testing.T) {
 			if len(m.log) != before {
 				t.Fatalf("restored scanner wrote %d changes on an unchanged realm", len(m.log)-before)
 			}
+		})
+	}
+}
+
+// Users created and deleted while a scan pages through users, role holders and group
+// members shift Keycloak's offset pages. No row may be tombstoned unless its entity is
+// really gone, and the next scan repairs whatever the shifting pages hid.
+func TestChurnDuringScanCausesNoFalseDelete(t *testing.T) {
+	for _, v := range []string{"26.2", "25.0"} {
+		t.Run(v, func(t *testing.T) {
+			f := newFixture(t, v, "name=acme,users=300,groups=20,roles=6,clients=3,events=0,admin-events=0,seed=9")
+			m := newMemTopics(t)
+			s := f.scanner(t, PageSize(20))
+			if _, err := s.Scan(context.Background(), m); err != nil {
+				t.Fatal(err)
+			}
+			d, _ := f.twin.DumpRealm(f.realm)
+			var mu sync.Mutex // the hook runs on concurrent requests
+			var deleted []string
+			n := 0
+			f.twin.SetHook(func(route string, r *http.Request) {
+				mu.Lock()
+				defer mu.Unlock()
+				switch route {
+				case "GET /admin/realms/{realm}/users", "GET /admin/realms/{realm}/groups/{id}/members",
+					"GET /admin/realms/{realm}/roles/{role-name}/users":
+				default:
+					return
+				}
+				n++
+				if n%2 == 0 && n/2 < len(d.Users)-10 {
+					u := d.Users[n/2+5]
+					if err := f.twin.DeleteUser(f.realm, u.ID); err == nil {
+						deleted = append(deleted, u.ID)
+					}
+				}
+				if _, err := f.twin.CreateUser(f.realm, kctwin.UserInput{Username: fmt.Sprintf("aaa-%04d", n), Enabled: true}); err != nil {
+					t.Error(err)
+				}
+			})
+			before := len(m.log)
+			if _, err := s.Scan(context.Background(), m); err != nil {
+				t.Fatal(err)
+			}
+			f.twin.SetHook(nil)
+			if n < 10 || len(deleted) < 5 {
+				t.Fatalf("the hook ran %d times and deleted %d users: no churn", n, len(deleted))
+			}
+			gone := map[string]bool{}
+			for _, id := range deleted {
+				gone[id] = true
+			}
+			now, _ := f.twin.DumpRealm(f.realm)
+			exists := map[string]bool{}
+			for _, u := range now.Users {
+				exists[u.ID] = true
+			}
+			for _, c := range m.log[before:] {
+				if c.Value != nil || c.Table != schemas.User {
+					continue
+				}
+				k, _ := c.Table.DecodeKey(c.Key)
+				id := k["id"].(string)
+				if exists[id] || !gone[id] {
+					t.Errorf("false delete of user %s", id)
+				}
+			}
+			// Everything that really went was removed by this scan or is removed by the next,
+			// and the next one leaves the topics equal to the realm.
+			if _, err := s.Scan(context.Background(), m); err != nil {
+				t.Fatal(err)
+			}
+			f.checkEqual(t, m.tables)
 		})
 	}
 }
