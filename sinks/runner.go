@@ -197,6 +197,9 @@ func (r *Runner) Run(ctx context.Context) error {
 	if c, ok := r.sink.(DeadLetterCounter); ok {
 		n, err := c.DeadLetters(ctx, r.cfg.Group)
 		if err != nil {
+			if ctx.Err() != nil {
+				return nil // stopped before it started
+			}
 			return fmt.Errorf("count the dead letters of group %q: %w", r.cfg.Group, err)
 		}
 		r.deadLetters = n

@@ -14,6 +14,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/keycdc/keycdc/internal/expected"
+	"github.com/keycdc/keycdc/schemas"
 )
 
 // DefaultDSN is the test server.
@@ -68,4 +71,102 @@ func Schema(t testing.TB, pool *pgxpool.Pool) string {
 		}
 	})
 	return name
+}
+
+// Rows reads every keycdc table in schema back as realm → table name → expected.Key of
+// the row → row, with the types a schemas.Row holds (jsonb maps as map[string]string).
+// Tables that do not exist are left out.
+func Rows(t testing.TB, pool *pgxpool.Pool, schema string) map[string]map[string]map[string]schemas.Row {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out := map[string]map[string]map[string]schemas.Row{}
+	for _, tab := range schemas.Tables() {
+		var exists bool
+		if err := pool.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, pgx.Identifier{schema, tab.Name()}.Sanitize()).Scan(&exists); err != nil {
+			t.Fatal(err)
+		}
+		if !exists {
+			continue
+		}
+		rows, err := pool.Query(ctx, "SELECT * FROM "+pgx.Identifier{schema, tab.Name()}.Sanitize())
+		if err != nil {
+			t.Fatal(err)
+		}
+		fields := rows.FieldDescriptions()
+		for rows.Next() {
+			vals, err := rows.Values()
+			if err != nil {
+				t.Fatal(err)
+			}
+			row := schemas.Row{}
+			var realm string
+			for i, f := range fields {
+				if f.Name == "realm" {
+					realm = vals[i].(string)
+					continue
+				}
+				row[f.Name] = fromPG(t, vals[i])
+			}
+			if out[realm] == nil {
+				out[realm] = map[string]map[string]schemas.Row{}
+			}
+			if out[realm][tab.Name()] == nil {
+				out[realm][tab.Name()] = map[string]schemas.Row{}
+			}
+			out[realm][tab.Name()][expected.Key(tab, row)] = row
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
+// fromPG turns a value pgx read into the type a schemas.Row holds.
+func fromPG(t testing.TB, v any) any {
+	switch x := v.(type) {
+	case nil, string, bool, int64:
+		return x
+	case time.Time:
+		return x.UTC()
+	case map[string]any:
+		m := make(map[string]string, len(x))
+		for k, e := range x {
+			s, ok := e.(string)
+			if !ok {
+				t.Fatalf("jsonb map entry %q is a %T", k, e)
+			}
+			m[k] = s
+		}
+		return m
+	}
+	t.Fatalf("unexpected value type %T", v)
+	return nil
+}
+
+// Offsets reads the offsets table of schema for group.
+func Offsets(t testing.TB, pool *pgxpool.Pool, schema, group string) map[string]map[int32]int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rows, err := pool.Query(ctx, `SELECT topic, "partition", next_offset FROM `+pgx.Identifier{schema, "_keycdc_offsets"}.Sanitize()+
+		` WHERE "group" = $1`, group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]map[int32]int64{}
+	var topic string
+	var part int32
+	var next int64
+	if _, err := pgx.ForEachRow(rows, []any{&topic, &part, &next}, func() error {
+		if out[topic] == nil {
+			out[topic] = map[int32]int64{}
+		}
+		out[topic][part] = next
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

@@ -207,10 +207,17 @@ func (s *Sink) createSchema(ctx context.Context, tables []*schemas.Table) error 
 		if err != nil {
 			return err
 		}
+		var created []string
 		for _, t := range tables {
+			if existing[t.Name()] == nil {
+				created = append(created, t.Name())
+			}
 			if err := s.createTable(ctx, tx, t, existing[t.Name()]); err != nil {
 				return err
 			}
+		}
+		if len(created) > 0 {
+			s.log.Info("created tables", "schema", s.schema, "tables", strings.Join(created, ","))
 		}
 		return nil
 	})
@@ -250,11 +257,7 @@ func (s *Sink) createTable(ctx context.Context, tx pgx.Tx, t *schemas.Table, hav
 				targets = append(targets, c.Name)
 			}
 		}
-		if err := s.comment(ctx, tx, t.Name(), targets, comments); err != nil {
-			return err
-		}
-		s.log.Info("created table", "table", s.schema+"."+t.Name())
-		return nil
+		return s.comment(ctx, tx, t.Name(), targets, comments)
 	}
 	for _, c := range t.Columns() {
 		if have.has(c.Name) {

@@ -47,60 +47,8 @@ func (d *db) sink(t testing.TB, opts ...postgres.Option) *postgres.Sink {
 	return s
 }
 
-// rows reads every catalogue table back, as sinktest.Rows.
-func (d *db) rows(t testing.TB) sinktest.Rows {
-	t.Helper()
-	out := sinktest.Rows{}
-	for _, tab := range schemas.Tables() {
-		rows, err := d.pool.Query(ctxFor(t), "SELECT * FROM "+pgx.Identifier{d.schema, tab.Name()}.Sanitize())
-		if err != nil {
-			t.Fatal(err)
-		}
-		fields := rows.FieldDescriptions()
-		for rows.Next() {
-			vals, err := rows.Values()
-			if err != nil {
-				t.Fatal(err)
-			}
-			row := schemas.Row{}
-			var realm string
-			for i, f := range fields {
-				if f.Name == "realm" {
-					realm = vals[i].(string)
-					continue
-				}
-				row[f.Name] = fromPG(t, vals[i])
-			}
-			out.Put(realm, tab, row)
-		}
-		if err := rows.Err(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return out
-}
-
-// fromPG turns a value pgx read into the type a schemas.Row holds.
-func fromPG(t testing.TB, v any) any {
-	switch x := v.(type) {
-	case nil, string, bool, int64:
-		return x
-	case time.Time:
-		return x.UTC()
-	case map[string]any:
-		m := make(map[string]string, len(x))
-		for k, e := range x {
-			s, ok := e.(string)
-			if !ok {
-				t.Fatalf("jsonb map entry %q is a %T", k, e)
-			}
-			m[k] = s
-		}
-		return m
-	}
-	t.Fatalf("unexpected value type %T", v)
-	return nil
-}
+// rows reads every catalogue table back.
+func (d *db) rows(t testing.TB) sinktest.Rows { return pgtest.Rows(t, d.pool, d.schema) }
 
 func (d *db) deadLetters(t testing.TB, group string) []sinks.DeadLetter {
 	t.Helper()
