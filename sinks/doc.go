@@ -33,7 +33,9 @@
 // the batch is applied, the group cannot take partitions away, so no batch spans an
 // assignment change. A batch ends when it holds Config.BatchSize records, when
 // Config.BatchAge has passed since its first record, or at once when a rebalance is
-// waiting for it (kgo's OnPartitionsCallbackBlocked).
+// waiting for it (kgo's OnPartitionsCallbackBlocked). While a batch is applied, in a
+// goroutine of Run, the next one is polled and decoded; its positions start where the
+// batch in flight ends, and rebalances are allowed again only when neither is open.
 //
 // # Dead letters
 //

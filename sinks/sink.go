@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
+	"strconv"
 
 	"github.com/keycdc/keycdc/schemas"
 )
@@ -116,31 +116,37 @@ type Batch struct {
 func (b Batch) Latest() []int {
 	index := make(map[string]int, len(b.Changes))
 	out := make([]int, 0, len(b.Changes))
-	var key strings.Builder
+	keys := map[*schemas.Table][]string{}
+	var key []byte
 	for i, c := range b.Changes {
-		key.Reset()
-		rowKey(&key, c.Realm, c.Table, c.Key)
-		if j, ok := index[key.String()]; ok {
+		kc, ok := keys[c.Table]
+		if !ok {
+			kc = c.Table.KeyColumns()
+			keys[c.Table] = kc
+		}
+		key = rowKey(key[:0], c.Realm, c.Table.Name(), kc, c.Key)
+		if j, ok := index[string(key)]; ok {
 			out[j] = i
 			continue
 		}
-		index[key.String()] = len(out)
+		index[string(key)] = len(out)
 		out = append(out, i)
 	}
 	return out
 }
 
-// rowKey writes a canonical, unambiguous form of a row's identity (realm, table and its
+// rowKey appends a canonical, unambiguous form of a row's identity (realm, table and its
 // key columns in key order) to b: each part is length-prefixed, so no value can be
 // mistaken for a separator.
-func rowKey(b *strings.Builder, realm string, t *schemas.Table, key schemas.Row) {
+func rowKey(b []byte, realm, table string, keyColumns []string, key schemas.Row) []byte {
 	part := func(s string) {
-		fmt.Fprintf(b, "%d:", len(s))
-		b.WriteString(s)
+		b = strconv.AppendInt(b, int64(len(s)), 10)
+		b = append(b, ':')
+		b = append(b, s...)
 	}
 	part(realm)
-	part(t.Name())
-	for _, c := range t.KeyColumns() {
+	part(table)
+	for _, c := range keyColumns {
 		switch v := key[c].(type) {
 		case string:
 			part(v)
@@ -148,6 +154,7 @@ func rowKey(b *strings.Builder, realm string, t *schemas.Table, key schemas.Row)
 			part(fmt.Sprintf("%T:%v", v, v))
 		}
 	}
+	return b
 }
 
 // ErrPositionMoved is returned, wrapped, by an OffsetStore's Apply when a partition's

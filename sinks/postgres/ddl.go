@@ -58,15 +58,6 @@ func columnTypeOf(v any) (t schemas.ColumnType, ok bool) {
 	return "", false
 }
 
-func fits(ct schemas.ColumnType, pg string) bool {
-	for _, a := range accepts[ct] {
-		if a == pg {
-			return true
-		}
-	}
-	return false
-}
-
 // table is what the sink knows of one table in PostgreSQL: its columns in order with their
 // types, and the key columns (after realm).
 type table struct {
@@ -74,7 +65,10 @@ type table struct {
 	name    string   // PostgreSQL table name (the catalogue name)
 	columns []string // in table order, realm first
 	types   map[string]string
-	keys    []string // realm, then the catalogue's key columns
+	fit     map[string]schemas.ColumnType // the type of value each column takes ("" for none)
+	keys    []string                      // realm, then the catalogue's key columns
+	catKeys []string                      // the catalogue's key columns
+	keySet  map[string]bool               // keys as a set
 }
 
 // stage names the temporary staging table of t for its current columns: a column added
@@ -92,13 +86,18 @@ func (t *table) stage() string {
 
 func (t *table) has(col string) bool { _, ok := t.types[col]; return ok }
 
-func (t *table) isKey(col string) bool {
-	for _, k := range t.keys {
-		if k == col {
-			return true
+func (t *table) isKey(col string) bool { return t.keySet[col] }
+
+// fitType returns the catalogue type of the values a column of PostgreSQL type pg takes.
+func fitType(pg string) schemas.ColumnType {
+	for ct, pgs := range accepts {
+		for _, a := range pgs {
+			if a == pg {
+				return ct
+			}
 		}
 	}
-	return false
+	return ""
 }
 
 // ident quotes a possibly qualified identifier.
@@ -129,11 +128,17 @@ func (s *Sink) loadTables(ctx context.Context, q querier) (map[string]*table, er
 		}
 		t := out[rel]
 		if t == nil {
-			t = &table{cat: cat, name: rel, types: map[string]string{}, keys: append([]string{realmColumn}, cat.KeyColumns()...)}
+			t = &table{cat: cat, name: rel, types: map[string]string{}, fit: map[string]schemas.ColumnType{},
+				catKeys: cat.KeyColumns(), keySet: map[string]bool{realmColumn: true}}
+			t.keys = append([]string{realmColumn}, t.catKeys...)
+			for _, k := range t.catKeys {
+				t.keySet[k] = true
+			}
 			out[rel] = t
 		}
 		t.columns = append(t.columns, col)
 		t.types[col] = typ
+		t.fit[col] = fitType(typ)
 	}
 	return out, rows.Err()
 }

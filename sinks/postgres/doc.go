@@ -38,16 +38,21 @@
 //     another consumer has written the partition, and the batch is refused with
 //     sinks.ErrPositionMoved (or is recognised as already applied, when every partition
 //     already stands at Next: a retry after a commit whose reply was lost);
-//  2. per table, the upserts are copied (COPY, binary) into a temporary staging table,
-//     created once per connection, and merged with one INSERT ... SELECT ... ON CONFLICT
-//     DO UPDATE that skips rows already equal, so replays add no row versions; the deletes
-//     go in one DELETE ... USING unnest(keys);
+//  2. per table, the keys of the upserts are looked up; rows not in the table yet (all of
+//     them when events or a new realm are loaded) are copied into it (COPY, binary); the
+//     others are copied into a temporary staging table, created once per connection, and
+//     merged with one INSERT ... SELECT ... ON CONFLICT DO UPDATE that skips rows already
+//     equal, so replays add no row versions; the deletes go in one DELETE ... USING
+//     unnest(keys);
 //  3. the dead letters are inserted (ON CONFLICT DO NOTHING);
 //  4. commit.
 //
 // Taking the offset rows first serialises two writers of the same partition: the second
 // waits for the first, then finds the offset moved. A crash anywhere before the commit
-// leaves nothing behind; after it, the stored offsets say where to resume.
+// leaves nothing behind; after it, the stored offsets say where to resume. The
+// transaction runs with synchronous_commit off: a commit that a crash of PostgreSQL itself
+// loses takes its offsets with it, so its records are simply loaded again, and the
+// commit does not wait for the WAL flush.
 //
 // Errors never include the connection string: pgx's connection errors name only the
 // user, database and host. Values never appear in reasons or logs either.

@@ -216,7 +216,7 @@ func (s *Sink) check(b sinks.Batch, latest []int) ([]newColumn, []sinks.Reject) 
 // checkChange returns why change c can never be stored in t, or "". newColumn is called
 // for each non-null column t lacks, and may return a reason too.
 func checkChange(t *table, c sinks.Change, newColumn func(col string, ct schemas.ColumnType) string) string {
-	for _, k := range c.Table.KeyColumns() {
+	for _, k := range t.catKeys {
 		v := c.Key[k]
 		if v == nil {
 			return fmt.Sprintf("key column %s is missing or null", k)
@@ -285,8 +285,8 @@ func checkValue(t *table, col string, v any) string {
 	if !ok {
 		return fmt.Sprintf("column %s holds a %T, which the sink cannot store", col, v)
 	}
-	if pg, ok := t.types[col]; ok && !fits(ct, pg) {
-		return fmt.Sprintf("column %s is %s in PostgreSQL, the record holds a %s", col, pg, ct)
+	if want, ok := t.fit[col]; ok && want != ct {
+		return fmt.Sprintf("column %s is %s in PostgreSQL, the record holds a %s", col, t.types[col], ct)
 	}
 	switch x := v.(type) {
 	case string:
