@@ -429,3 +429,44 @@ func TestLatest(t *testing.T) {
 		t.Fatalf("Latest kept offsets %v, want %s", got, want)
 	}
 }
+
+// gate holds every Apply until released, after telling the test it has started.
+type gate struct {
+	*sinktest.MemorySink
+	entered chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+func (g *gate) Apply(ctx context.Context, b sinks.Batch) error {
+	g.once.Do(func() { close(g.entered) })
+	<-g.release
+	return g.MemorySink.Apply(ctx, b)
+}
+
+// TestGracefulStopFinishesTheBatch stops the runner while a batch is being applied: the
+// batch is finished, stored with its positions, and Run returns nil.
+func TestGracefulStopFinishesTheBatch(t *testing.T) {
+	st := sinktest.NewStream(t, tables, 7)
+	st.Produce(t, 100)
+	m := sinktest.NewMemory()
+	g := &gate{MemorySink: m.Sink(nil), entered: make(chan struct{}), release: make(chan struct{})}
+	rn := start(newRunner(t, st, nil, g, func(c *sinks.Config) { c.StopTimeout = time.Minute }))
+	select {
+	case <-g.entered:
+	case err := <-rn.done:
+		t.Fatalf("the runner stopped before applying: %v", err)
+	}
+	rn.cancel()
+	close(g.release)
+	if err := <-rn.done; err != nil {
+		t.Fatalf("graceful stop: %v", err)
+	}
+	stored := offsets(t, m.Sink(nil), "runner-test", st)
+	if len(stored) == 0 {
+		t.Fatal("the batch in progress at the stop was not stored")
+	}
+	if d := sinktest.Diff(st.Want(stored), m.Rows(), tables); d != "" {
+		t.Fatalf("rows differ from the records before the stored offsets:\n%s", d)
+	}
+}
