@@ -58,18 +58,25 @@ func columnTypeOf(v any) (t schemas.ColumnType, ok bool) {
 	return "", false
 }
 
-// table is what the sink knows of one table in PostgreSQL: its columns in order with their
-// types, and the key columns (after realm).
+// table is what the sink knows of one table in PostgreSQL: the columns it writes in order,
+// the types of all columns, and the key columns (after realm). The sink writes the realm,
+// the catalogue's columns and the columns it added for newer writers (marked by a comment
+// starting with "keycdc:"); other columns belong to whoever added them: they get their
+// defaults on insert and are never updated.
 type table struct {
 	cat     *schemas.Table
 	name    string   // PostgreSQL table name (the catalogue name)
-	columns []string // in table order, realm first
+	columns []string // the columns the sink writes, in table order, realm first
 	types   map[string]string
 	fit     map[string]schemas.ColumnType // the type of value each column takes ("" for none)
 	keys    []string                      // realm, then the catalogue's key columns
 	catKeys []string                      // the catalogue's key columns
 	keySet  map[string]bool               // keys as a set
+	foreign map[string]bool               // columns the sink does not write
 }
+
+// addedComment marks the columns the sink added for a newer writer's fields.
+const addedComment = "keycdc: added for a field of records written with a newer schema"
 
 // stage names the temporary staging table of t for its current columns: a column added
 // later gives a new name, since an existing staging table would lack it.
@@ -106,7 +113,8 @@ func ident(parts ...string) string { return pgx.Identifier(parts).Sanitize() }
 // loadTables reads the columns of every table in the schema.
 func (s *Sink) loadTables(ctx context.Context, q querier) (map[string]*table, error) {
 	rows, err := q.Query(ctx, `
-		SELECT c.relname, a.attname, format_type(a.atttypid, NULL)
+		SELECT c.relname, a.attname, format_type(a.atttypid, NULL), a.attgenerated <> '',
+			coalesce(col_description(c.oid, a.attnum), '')
 		FROM pg_catalog.pg_attribute a
 		JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
 		JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -118,8 +126,9 @@ func (s *Sink) loadTables(ctx context.Context, q querier) (map[string]*table, er
 	defer rows.Close()
 	out := map[string]*table{}
 	for rows.Next() {
-		var rel, col, typ string
-		if err := rows.Scan(&rel, &col, &typ); err != nil {
+		var rel, col, typ, comment string
+		var generated bool
+		if err := rows.Scan(&rel, &col, &typ, &generated, &comment); err != nil {
 			return nil, err
 		}
 		cat, ok := schemas.Lookup(rel)
@@ -129,18 +138,31 @@ func (s *Sink) loadTables(ctx context.Context, q querier) (map[string]*table, er
 		t := out[rel]
 		if t == nil {
 			t = &table{cat: cat, name: rel, types: map[string]string{}, fit: map[string]schemas.ColumnType{},
-				catKeys: cat.KeyColumns(), keySet: map[string]bool{realmColumn: true}}
+				catKeys: cat.KeyColumns(), keySet: map[string]bool{realmColumn: true}, foreign: map[string]bool{}}
 			t.keys = append([]string{realmColumn}, t.catKeys...)
 			for _, k := range t.catKeys {
 				t.keySet[k] = true
 			}
 			out[rel] = t
 		}
-		t.columns = append(t.columns, col)
 		t.types[col] = typ
 		t.fit[col] = fitType(typ)
+		if !generated && (col == realmColumn || catalogueColumn(cat, col) || strings.HasPrefix(comment, "keycdc:")) {
+			t.columns = append(t.columns, col)
+		} else {
+			t.foreign[col] = true
+		}
 	}
 	return out, rows.Err()
+}
+
+func catalogueColumn(t *schemas.Table, col string) bool {
+	for _, c := range t.Columns() {
+		if c.Name == col {
+			return true
+		}
+	}
+	return false
 }
 
 type querier interface {
@@ -301,6 +323,9 @@ func (s *Sink) addColumn(ctx context.Context, tx pgx.Tx, tableName, col string, 
 	if _, err := tx.Exec(ctx, fmt.Sprintf("ALTER TABLE %s ADD COLUMN IF NOT EXISTS %s %s",
 		ident(s.schema, tableName), ident(col), pgType[ct])); err != nil {
 		return fmt.Errorf("add column %s to table %s: %w", col, tableName, err)
+	}
+	if err := s.comment(ctx, tx, tableName, []string{col}, []string{addedComment}); err != nil {
+		return err
 	}
 	s.log.Info("added column", "table", s.schema+"."+tableName, "column", col, "type", pgType[ct])
 	return nil

@@ -22,8 +22,11 @@
 // dropped. A record that
 // carries a column its table lacks (a newer writer) has it added with ALTER TABLE ... ADD
 // COLUMN, typed from the value; creating and altering tables runs in transactions of its
-// own under an advisory lock, so several sink processes can share a schema. The column name
-// realm is reserved: a record carrying one is a dead letter.
+// own under an advisory lock, so several sink processes can share a schema; such columns
+// are marked with a comment starting "keycdc:". The column name realm is reserved: a
+// record carrying one is a dead letter. Columns an operator adds (a load time with a
+// default, a generated column) are the operator's: the sink never writes them, and a
+// record carrying a field of that name is a dead letter.
 //
 // # A batch
 //

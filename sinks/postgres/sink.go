@@ -251,6 +251,9 @@ func checkChange(t *table, c sinks.Change, newColumn func(col string, ct schemas
 		return ""
 	}
 	for _, col := range slices.Sorted(maps.Keys(c.Value)) {
+		if t.foreign[col] && c.Value[col] != nil {
+			return fmt.Sprintf("column %s exists in PostgreSQL but keycdc did not create it, so the sink does not write it", col)
+		}
 		if t.has(col) {
 			continue
 		}
@@ -523,7 +526,11 @@ func (s *Sink) upsert(ctx context.Context, tx pgx.Tx, p *plan, b sinks.Batch) er
 		return nil
 	}
 	stage := t.stage()
-	if _, err := tx.Exec(ctx, `CREATE TEMPORARY TABLE IF NOT EXISTS `+ident(stage)+` (LIKE `+ident(s.schema, t.name)+
+	defs := make([]string, len(t.columns))
+	for k, col := range t.columns {
+		defs[k] = ident(col) + " " + t.types[col]
+	}
+	if _, err := tx.Exec(ctx, `CREATE TEMPORARY TABLE IF NOT EXISTS `+ident(stage)+` (`+strings.Join(defs, ", ")+
 		`) ON COMMIT DELETE ROWS`); err != nil {
 		return fmt.Errorf("create staging table: %w", err)
 	}

@@ -379,3 +379,38 @@ func TestNewErrors(t *testing.T) {
 		t.Fatalf("New on an unreachable server: %v", err)
 	}
 }
+
+// TestForeignColumns adds columns of its own to a table, as an operator might: the sink
+// leaves them to their defaults and generation expressions, and refuses records that
+// would write them.
+func TestForeignColumns(t *testing.T) {
+	d := newDB(t)
+	ctx := ctxFor(t)
+	d.sink(t)
+	if _, err := d.pool.Exec(ctx, fmt.Sprintf(`ALTER TABLE %[1]s ADD COLUMN loaded_at timestamptz NOT NULL DEFAULT now();
+		ALTER TABLE %[1]s ADD COLUMN name_upper text GENERATED ALWAYS AS (upper(username)) STORED`,
+		pgx.Identifier{d.schema, "user"}.Sanitize())); err != nil {
+		t.Fatal(err)
+	}
+	s := d.sink(t)
+	u := user("u1")
+	for _, v := range []string{"first", "second"} { // an insert, then an update
+		u["username"] = v
+		if err := s.Apply(ctx, sinks.Batch{Group: "g", Changes: []sinks.Change{change("acme", schemas.User, u)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var upper string
+	var loaded time.Time
+	if err := d.pool.QueryRow(ctx, `SELECT name_upper, loaded_at FROM `+pgx.Identifier{d.schema, "user"}.Sanitize()).Scan(&upper, &loaded); err != nil {
+		t.Fatal(err)
+	}
+	if upper != "SECOND" || loaded.IsZero() {
+		t.Fatalf("name_upper %q, loaded_at %v", upper, loaded)
+	}
+	u["loaded_at"] = time.Now().UTC()
+	var rej *sinks.RejectError
+	if err := s.Apply(ctx, sinks.Batch{Group: "g", Changes: []sinks.Change{change("acme", schemas.User, u)}}); !errors.As(err, &rej) {
+		t.Fatalf("a record writing the operator's column: %v, want a RejectError", err)
+	}
+}
