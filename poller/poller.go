@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -304,6 +305,8 @@ type state struct {
 	userEv  *events.Stream
 	adminEv *events.Stream
 	commits int
+	// rescan asks for a full scan in the next cycle.
+	rescan bool
 }
 
 // restore loads the checkpoint and rebuilds the scanner's image from the table topics.
@@ -387,7 +390,7 @@ func (p *Poller) cycle(ctx context.Context, st *state) error {
 		trace.WithAttributes(attribute.String("realm", p.cfg.Realm)))
 	defer span.End()
 	now := p.now()
-	if p.cfg.Once || st.pos.LastFullScan == 0 || now.Sub(time.UnixMilli(st.pos.LastFullScan)) >= p.cfg.FullScanInterval {
+	if p.cfg.Once || st.rescan || st.pos.LastFullScan == 0 || now.Sub(time.UnixMilli(st.pos.LastFullScan)) >= p.cfg.FullScanInterval {
 		if err := p.fullScan(ctx, st, now); err != nil {
 			span.RecordError(err)
 			return err
@@ -405,9 +408,12 @@ func (p *Poller) fullScan(ctx context.Context, st *state, started time.Time) err
 	next := st.pos
 	next.LastFullScan = started.UnixMilli()
 	c := &commitFn{p: p, st: st, pos: func() Position { return st.pos }}
-	if _, err := st.scanner.Scan(ctx, c); err != nil {
+	st.rescan = false
+	stats, err := st.scanner.Scan(ctx, c)
+	if err != nil {
 		return fmt.Errorf("full scan of realm %q: %w", p.cfg.Realm, err)
 	}
+	p.noteUncertain(st, stats.Uncertain)
 	p.m.scans.Add(ctx, 1, metric.WithAttributes(p.m.realm))
 	// Record the scan in the checkpoint (with nothing else when the realm was quiet).
 	if err := p.commit(ctx, st, nil, next); err != nil {
@@ -443,9 +449,11 @@ func (p *Poller) pollEvents(ctx context.Context, st *state) error {
 			}
 			if !h.Empty() {
 				c := &commitFn{p: p, st: st, pos: func() Position { return st.pos }}
-				if _, err := st.scanner.Refresh(ctx, &h, c); err != nil {
+				stats, err := st.scanner.Refresh(ctx, &h, c)
+				if err != nil {
 					return fmt.Errorf("refresh entities named by %s: %w", s.Kind(), err)
 				}
+				p.noteUncertain(st, stats.Uncertain)
 			}
 			next := st.pos
 			if s.Kind() == events.Admin {
@@ -469,6 +477,16 @@ func (p *Poller) pollEvents(ctx context.Context, st *state) error {
 		p.setCaughtUp(s.Kind(), started)
 	}
 	return nil
+}
+
+// noteUncertain schedules a full scan for the next cycle when listings kept shifting while
+// read, so that rows they may have hidden do not wait for the full-scan interval.
+func (p *Poller) noteUncertain(st *state, listings []string) {
+	if len(listings) > 0 {
+		st.rescan = true
+		p.log.Warn("listings kept changing while read; scanning the realm again next cycle", "realm", p.cfg.Realm,
+			"listings", strings.Join(listings, "; "))
+	}
 }
 
 // needsHints: admin events are read even when the admin_event table is not written,

@@ -198,7 +198,7 @@ func (s *Scanner) lookupGroupTask(id string, gone *goneSet) task {
 			return err
 		}
 		if s.wants(schemas.GroupMember) {
-			w.push(s.membersTask(id, 0)) // the listing that missed the group missed its members too
+			w.push(s.membersTask(id)) // the listing that missed the group missed its members too
 		}
 		return nil
 	}
@@ -337,16 +337,34 @@ func (s *Scanner) userGroupsTask(userID string, unseen []string) task {
 	}
 }
 
+// allUserGroups reads a user's complete list of groups, anchored like every listing; a
+// list that keeps shifting is an error (the caller's decision would be a guess).
 func (s *Scanner) allUserGroups(ctx context.Context, userID string) ([]keycloak.Group, error) {
-	var all []keycloak.Group
-	for first := 0; ; first += s.pageSize {
-		page, err := s.kc.UserGroups(ctx, s.realm, userID, first, s.pageSize)
-		if err != nil {
-			return nil, fmt.Errorf("groups of user %s: %w", userID, err)
+	for attempt := 0; ; attempt++ {
+		var all []keycloak.Group
+		last, sound := "", true
+		for first := 0; ; first += s.pageSize {
+			qf, qm := s.pageRange(first)
+			page, err := s.kc.UserGroups(ctx, s.realm, userID, qf, qm)
+			if err != nil {
+				return nil, fmt.Errorf("groups of user %s: %w", userID, err)
+			}
+			a, own := anchor(page, first, func(g keycloak.Group) string { return g.ID })
+			if first > 0 && !fits(a, last, true, len(own)) {
+				sound = false
+				break
+			}
+			all = append(all, own...)
+			if len(own) < s.pageSize {
+				break
+			}
+			last = own[len(own)-1].ID
 		}
-		all = append(all, page...)
-		if len(page) < s.pageSize {
+		if sound {
 			return all, nil
+		}
+		if attempt+1 == maxAttempts {
+			return nil, fmt.Errorf("groups of user %s kept changing while being read", userID)
 		}
 	}
 }

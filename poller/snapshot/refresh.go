@@ -178,7 +178,7 @@ func (s *Scanner) Refresh(ctx context.Context, h *Hints, c committer) (Stats, er
 		seed = append(seed, s.refreshGroupTask(g))
 	}
 	for p := range h.children {
-		seed = append(seed, s.childrenTask(p, 0, true, false))
+		seed = append(seed, s.childrenTask(p, false))
 	}
 	d.stats.Lookups += len(seed)
 	if len(seed) > 0 {
@@ -204,6 +204,7 @@ func (s *Scanner) Refresh(ctx context.Context, h *Hints, c committer) (Stats, er
 		return d.stats, err
 	}
 	d.stats.Duration = time.Since(start)
+	d.stats.Uncertain, d.stats.Rereads = s.uncertain, s.rereads
 	return d.stats, nil
 }
 
@@ -225,9 +226,9 @@ func (s *Scanner) definitionsRefresh(ctx context.Context, d *differ, h *Hints) e
 			continue
 		}
 		if !r.ClientRole && s.wants(schemas.UserRealmRole) {
-			seed = append(seed, s.realmRoleUsersTask(r, 0))
+			seed = append(seed, s.realmRoleUsersTask(r))
 		} else if c, ok := s.defs.clients[r.ContainerID]; ok && r.ClientRole && s.wants(schemas.UserClientRole) {
-			seed = append(seed, s.clientRoleUsersTask(c, r, 0))
+			seed = append(seed, s.clientRoleUsersTask(c, r))
 		}
 	}
 	// A renamed client renames every client-role mapping of it.
@@ -237,7 +238,7 @@ func (s *Scanner) definitionsRefresh(ctx context.Context, d *differ, h *Hints) e
 			continue
 		}
 		for _, r := range s.defs.clientRoles[id] {
-			seed = append(seed, s.clientRoleUsersTask(c, r, 0))
+			seed = append(seed, s.clientRoleUsersTask(c, r))
 		}
 	}
 	if len(seed) > 0 {

@@ -60,6 +60,7 @@ func (s *Scanner) Scan(ctx context.Context, c committer) (Stats, error) {
 	}
 	s.img.compactIntern()
 	d.stats.Duration = time.Since(start)
+	d.stats.Uncertain, d.stats.Rereads = s.uncertain, s.rereads
 	s.log.Info("full scan done", "realm", s.realm, "written", d.stats.total(), "lookups", d.stats.Lookups,
 		"duration", d.stats.Duration.Round(time.Millisecond))
 	return d.stats, nil
@@ -236,44 +237,37 @@ func (s *Scanner) userParts(u keycloak.User) ([]part, error) {
 }
 
 // usersTask lists users with the given enabled flag: the count plans pages fetched in
-// parallel, and the last planned page continues while pages come back full, because the
-// count is only a hint.
+// parallel (the listing goes on past the planned end while pages come back full, because the
+// count is only a hint), anchored to each other so that no user is skipped (see paging.go).
 func (s *Scanner) usersTask(enabled bool) task {
 	return func(ctx context.Context, w *worker) error {
 		n, err := s.kc.UsersCount(ctx, s.realm, enabled)
 		if err != nil {
 			return err
 		}
-		pages := max(1, (n+s.pageSize-1)/s.pageSize)
-		for i := 0; i < pages; i++ {
-			w.push(s.userPageTask(enabled, i*s.pageSize, i == pages-1))
+		l := &listing[keycloak.User]{
+			what: fmt.Sprintf("users (enabled=%v)", enabled),
+			fetch: func(ctx context.Context, first, max int) ([]keycloak.User, error) {
+				return s.kc.Users(ctx, s.realm, enabled, first, max)
+			},
+			id: func(u keycloak.User) string { return u.ID },
+			emit: func(ctx context.Context, w *worker, users []keycloak.User) error {
+				var f frag
+				for _, u := range users {
+					if u.ID == "" {
+						return fmt.Errorf("users: Keycloak sent a user without an id (username %q)", u.Username)
+					}
+					ps, err := s.userParts(u)
+					if err != nil {
+						return err
+					}
+					f.parts = append(f.parts, ps...)
+				}
+				return w.emit(ctx, f)
+			},
 		}
-		return nil
-	}
-}
-
-func (s *Scanner) userPageTask(enabled bool, first int, last bool) task {
-	return func(ctx context.Context, w *worker) error {
-		users, err := s.kc.Users(ctx, s.realm, enabled, first, s.pageSize)
-		if err != nil {
-			return fmt.Errorf("users page %d: %w", first/s.pageSize, err)
-		}
-		var f frag
-		for _, u := range users {
-			if u.ID == "" {
-				return fmt.Errorf("users page %d: Keycloak sent a user without an id (username %q)", first/s.pageSize, u.Username)
-			}
-			ps, err := s.userParts(u)
-			if err != nil {
-				return err
-			}
-			f.parts = append(f.parts, ps...)
-		}
-		if err := w.emit(ctx, f); err != nil {
-			return err
-		}
-		if last && len(users) == s.pageSize {
-			w.push(s.userPageTask(enabled, first+s.pageSize, true))
+		for _, t := range plannedTasks(s, l, max(1, (n+s.pageSize-1)/s.pageSize)) {
+			w.push(t)
 		}
 		return nil
 	}
@@ -286,70 +280,58 @@ func (s *Scanner) roleUsersTask() task {
 			return nil
 		}
 		for _, r := range s.defs.realmRoles {
-			w.push(s.realmRoleUsersTask(r, 0))
+			w.push(s.realmRoleUsersTask(r))
 		}
 		for cu, roles := range s.defs.clientRoles {
 			c := s.defs.clients[cu]
 			for _, r := range roles {
-				w.push(s.clientRoleUsersTask(c, r, 0))
+				w.push(s.clientRoleUsersTask(c, r))
 			}
 		}
 		return nil
 	}
 }
 
-func (s *Scanner) realmRoleUsersTask(r keycloak.Role, first int) task {
-	return func(ctx context.Context, w *worker) error {
-		users, err := s.kc.RealmRoleUsers(ctx, s.realm, r.Name, first, s.pageSize)
-		if keycloak.IsNotFound(err) {
-			return nil // deleted meanwhile; reconciliation confirms per user
-		}
-		if err != nil {
-			return fmt.Errorf("users of role %q: %w", r.Name, err)
-		}
-		p := part{table: schemas.UserRealmRole}
-		for _, u := range users {
-			ch, err := realmRoleMappingChange(u.ID, r)
-			if err != nil {
-				return err
+func (s *Scanner) realmRoleUsersTask(r keycloak.Role) task {
+	return seqTask(s, &listing[keycloak.User]{
+		what: fmt.Sprintf("users of role %q", r.Name),
+		fetch: func(ctx context.Context, first, max int) ([]keycloak.User, error) {
+			return s.kc.RealmRoleUsers(ctx, s.realm, r.Name, first, max)
+		},
+		id: func(u keycloak.User) string { return u.ID },
+		emit: func(ctx context.Context, w *worker, users []keycloak.User) error {
+			p := part{table: schemas.UserRealmRole}
+			for _, u := range users {
+				ch, err := realmRoleMappingChange(u.ID, r)
+				if err != nil {
+					return err
+				}
+				p.changes = append(p.changes, ch)
 			}
-			p.changes = append(p.changes, ch)
-		}
-		if err := w.emit(ctx, frag{parts: []part{p}}); err != nil {
-			return err
-		}
-		if len(users) == s.pageSize {
-			w.push(s.realmRoleUsersTask(r, first+s.pageSize))
-		}
-		return nil
-	}
+			return w.emit(ctx, frag{parts: []part{p}})
+		},
+	}, 0, "", 0)
 }
 
-func (s *Scanner) clientRoleUsersTask(c keycloak.ClientRep, r keycloak.Role, first int) task {
-	return func(ctx context.Context, w *worker) error {
-		users, err := s.kc.ClientRoleUsers(ctx, s.realm, c.ID, r.Name, first, s.pageSize)
-		if keycloak.IsNotFound(err) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("users of role %q of client %q: %w", r.Name, c.ClientID, err)
-		}
-		p := part{table: schemas.UserClientRole}
-		for _, u := range users {
-			ch, err := clientRoleMappingChange(u.ID, c.ClientID, c.ID, r)
-			if err != nil {
-				return err
+func (s *Scanner) clientRoleUsersTask(c keycloak.ClientRep, r keycloak.Role) task {
+	return seqTask(s, &listing[keycloak.User]{
+		what: fmt.Sprintf("users of role %q of client %q", r.Name, c.ClientID),
+		fetch: func(ctx context.Context, first, max int) ([]keycloak.User, error) {
+			return s.kc.ClientRoleUsers(ctx, s.realm, c.ID, r.Name, first, max)
+		},
+		id: func(u keycloak.User) string { return u.ID },
+		emit: func(ctx context.Context, w *worker, users []keycloak.User) error {
+			p := part{table: schemas.UserClientRole}
+			for _, u := range users {
+				ch, err := clientRoleMappingChange(u.ID, c.ClientID, c.ID, r)
+				if err != nil {
+					return err
+				}
+				p.changes = append(p.changes, ch)
 			}
-			p.changes = append(p.changes, ch)
-		}
-		if err := w.emit(ctx, frag{parts: []part{p}}); err != nil {
-			return err
-		}
-		if len(users) == s.pageSize {
-			w.push(s.clientRoleUsersTask(c, r, first+s.pageSize))
-		}
-		return nil
-	}
+			return w.emit(ctx, frag{parts: []part{p}})
+		},
+	}, 0, "", 0)
 }
 
 // groupsTask walks the group tree from the (unpaged) top level down through paged
@@ -393,64 +375,47 @@ func (s *Scanner) emitGroups(ctx context.Context, w *worker, groups []keycloak.G
 	}
 	for _, g := range groups {
 		if members {
-			w.push(s.membersTask(g.ID, 0))
+			w.push(s.membersTask(g.ID))
 		}
 		if g.SubGroupCount == nil || *g.SubGroupCount > 0 {
-			n := 1
-			if g.SubGroupCount != nil {
-				n = int(*g.SubGroupCount)
-			}
-			pages := max(1, (n+s.pageSize-1)/s.pageSize)
-			for i := 0; i < pages; i++ {
-				w.push(s.childrenTask(g.ID, i*s.pageSize, i == pages-1, members))
-			}
+			w.push(s.childrenTask(g.ID, members))
 		}
 	}
 	return nil
 }
 
-func (s *Scanner) childrenTask(parent string, first int, last, members bool) task {
-	return func(ctx context.Context, w *worker) error {
-		groups, err := s.kc.GroupChildren(ctx, s.realm, parent, first, s.pageSize)
-		if keycloak.IsNotFound(err) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("children of group %s: %w", parent, err)
-		}
-		if err := s.emitGroups(ctx, w, groups, parent, members); err != nil {
-			return err
-		}
-		if last && len(groups) == s.pageSize {
-			w.push(s.childrenTask(parent, first+s.pageSize, true, members))
-		}
-		return nil
-	}
+// childrenTask lists a group's direct sub-groups (and, recursively, theirs).
+func (s *Scanner) childrenTask(parent string, members bool) task {
+	return seqTask(s, &listing[keycloak.Group]{
+		what: "children of group " + parent,
+		fetch: func(ctx context.Context, first, max int) ([]keycloak.Group, error) {
+			return s.kc.GroupChildren(ctx, s.realm, parent, first, max)
+		},
+		id: func(g keycloak.Group) string { return g.ID },
+		emit: func(ctx context.Context, w *worker, groups []keycloak.Group) error {
+			return s.emitGroups(ctx, w, groups, parent, members)
+		},
+	}, 0, "", 0)
 }
 
-func (s *Scanner) membersTask(groupID string, first int) task {
-	return func(ctx context.Context, w *worker) error {
-		users, err := s.kc.GroupMembers(ctx, s.realm, groupID, first, s.pageSize)
-		if keycloak.IsNotFound(err) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("members of group %s: %w", groupID, err)
-		}
-		p := part{table: schemas.GroupMember}
-		for _, u := range users {
-			ch, err := groupMemberChange(groupID, u.ID)
-			if err != nil {
-				return err
+// membersTask lists a group's direct members.
+func (s *Scanner) membersTask(groupID string) task {
+	return seqTask(s, &listing[keycloak.User]{
+		what: "members of group " + groupID,
+		fetch: func(ctx context.Context, first, max int) ([]keycloak.User, error) {
+			return s.kc.GroupMembers(ctx, s.realm, groupID, first, max)
+		},
+		id: func(u keycloak.User) string { return u.ID },
+		emit: func(ctx context.Context, w *worker, users []keycloak.User) error {
+			p := part{table: schemas.GroupMember}
+			for _, u := range users {
+				ch, err := groupMemberChange(groupID, u.ID)
+				if err != nil {
+					return err
+				}
+				p.changes = append(p.changes, ch)
 			}
-			p.changes = append(p.changes, ch)
-		}
-		if err := w.emit(ctx, frag{parts: []part{p}}); err != nil {
-			return err
-		}
-		if len(users) == s.pageSize {
-			w.push(s.membersTask(groupID, first+s.pageSize))
-		}
-		return nil
-	}
+			return w.emit(ctx, frag{parts: []part{p}})
+		},
+	}, 0, "", 0)
 }

@@ -101,6 +101,10 @@ type Scanner struct {
 	// descendants of a deleted group, which Keycloak deletes without events of their own.
 	groupParent map[string]string
 	broken      error
+	// uncertain names listings that kept shifting while read during the running pass;
+	// rereads counts the listings (or parts) read again because they shifted.
+	uncertain []string
+	rereads   int
 }
 
 // New returns a Scanner of realm with an empty image.
@@ -173,6 +177,12 @@ type Stats struct {
 	Tombstones map[string]int
 	Lookups    int // point lookups made to confirm or refresh owners
 	Duration   time.Duration
+	// Uncertain names listings that kept shifting while they were read (the realm changed
+	// fast): rows they hid may be missing until the next full scan, which the caller should
+	// therefore run soon.
+	Uncertain []string
+	// Rereads counts listings, or runs of pages, read again because they shifted.
+	Rereads int
 }
 
 func (st *Stats) total() (n int) {
@@ -221,6 +231,7 @@ type differ struct {
 }
 
 func newDiffer(s *Scanner, c committer) *differ {
+	s.uncertain, s.rereads = nil, 0
 	return &differ{s: s, c: c, stats: Stats{Upserts: map[string]int{}, Tombstones: map[string]int{}},
 		changed: map[string]map[string]bool{}}
 }
