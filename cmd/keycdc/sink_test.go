@@ -47,7 +47,7 @@ func (s *stack) sinkConfig(db *sinkDB, extra string) string {
 // with the twin's truth.
 func (db *sinkDB) contents(t *testing.T, realm string) contents {
 	t.Helper()
-	rows := pgtest.Rows(t, db.pool, db.schema)[realm]
+	rows := pgtest.Rows(t, db.pool, db.schema, expected.Key)[realm]
 	c := contents{tables: expected.Tables{}, events: rows["event"], adminEvents: rows["admin_event"]}
 	for name, r := range rows {
 		if name != "event" && name != "admin_event" {
@@ -239,7 +239,7 @@ func (db *sinkDB) checkConsistent(t *testing.T, realm, group string, recs []comm
 			want.Apply(r.table, r.key, r.val)
 		}
 	}
-	got := pgtest.Rows(t, db.pool, db.schema)[realm]
+	got := pgtest.Rows(t, db.pool, db.schema, expected.Key)[realm]
 	for _, tab := range schemas.Tables() {
 		if d := expected.Diff(tab.Name(), want[tab.Name()], got[tab.Name()], 5); d != "" {
 			t.Fatalf("the sink's rows are not what the records before its stored offsets leave behind:\n%s", d)

@@ -15,7 +15,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/keycdc/keycdc/internal/expected"
 	"github.com/keycdc/keycdc/schemas"
 )
 
@@ -73,10 +72,10 @@ func Schema(t testing.TB, pool *pgxpool.Pool) string {
 	return name
 }
 
-// Rows reads every keycdc table in schema back as realm → table name → expected.Key of
-// the row → row, with the types a schemas.Row holds (jsonb maps as map[string]string).
-// Tables that do not exist are left out.
-func Rows(t testing.TB, pool *pgxpool.Pool, schema string) map[string]map[string]map[string]schemas.Row {
+// Rows reads every keycdc table in schema back as realm → table name → key → row, with
+// the types a schemas.Row holds (jsonb maps as map[string]string); key makes a row's
+// key. Tables that do not exist are left out.
+func Rows(t testing.TB, pool *pgxpool.Pool, schema string, key func(*schemas.Table, schemas.Row) string) map[string]map[string]map[string]schemas.Row {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -114,7 +113,7 @@ func Rows(t testing.TB, pool *pgxpool.Pool, schema string) map[string]map[string
 			if out[realm][tab.Name()] == nil {
 				out[realm][tab.Name()] = map[string]schemas.Row{}
 			}
-			out[realm][tab.Name()][expected.Key(tab, row)] = row
+			out[realm][tab.Name()][key(tab, row)] = row
 		}
 		if err := rows.Err(); err != nil {
 			t.Fatal(err)

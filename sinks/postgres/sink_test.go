@@ -48,7 +48,7 @@ func (d *db) sink(t testing.TB, opts ...postgres.Option) *postgres.Sink {
 }
 
 // rows reads every catalogue table back.
-func (d *db) rows(t testing.TB) sinktest.Rows { return pgtest.Rows(t, d.pool, d.schema) }
+func (d *db) rows(t testing.TB) sinktest.Rows { return pgtest.Rows(t, d.pool, d.schema, sinktest.Key) }
 
 func (d *db) deadLetters(t testing.TB, group string) []sinks.DeadLetter {
 	t.Helper()

@@ -6,10 +6,11 @@ import (
 	"hash/fnv"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"sort"
+	"strings"
 	"time"
 
-	"github.com/keycdc/keycdc/internal/expected"
 	"github.com/keycdc/keycdc/schemas"
 	"github.com/keycdc/keycdc/sinks"
 	"github.com/keycdc/keycdc/topics"
@@ -19,8 +20,18 @@ import (
 // columns the store keeps; absent and null columns compare equal.
 type Rows map[string]map[string]map[string]schemas.Row
 
-// Key is the canonical key of a row of t (its key columns, in order), as Rows uses it.
-func Key(t *schemas.Table, row schemas.Row) string { return expected.Key(t, row) }
+// Key is the canonical key of a row of t, as Rows uses it: its key columns in key order,
+// each printed with fmt.Sprint, joined by U+001F.
+func Key(t *schemas.Table, row schemas.Row) string {
+	var b strings.Builder
+	for i, c := range t.KeyColumns() {
+		if i > 0 {
+			b.WriteByte(0x1f)
+		}
+		fmt.Fprint(&b, row[c])
+	}
+	return b.String()
+}
 
 // Put stores row (which holds t's key columns) under realm and t.
 func (r Rows) Put(realm string, t *schemas.Table, row schemas.Row) {
@@ -77,7 +88,7 @@ func diff(want, got Rows, tables []*schemas.Table, project func(*schemas.Table, 
 			if project != nil {
 				w, g = projectAll(t, w, project), projectAll(t, g, project)
 			}
-			if d := expected.Diff(realm+"."+t.Name(), w, g, 5); d != "" {
+			if d := diffTable(realm+"."+t.Name(), w, g, 5); d != "" {
 				out += d + "\n"
 			}
 		}
@@ -358,3 +369,86 @@ func encode(c sinks.Change) (schemas.Change, error) {
 
 // Diff describes how got differs from want on tables; "" means they are equal.
 func Diff(want, got Rows, tables []*schemas.Table) string { return diff(want, got, tables, nil) }
+
+// diffTable compares want with got for one table and describes up to limit differences;
+// "" means equal. Rows compare column by column: absent and null are the same, times are
+// compared to the millisecond (what timestamp-millis holds).
+func diffTable(table string, want, got map[string]schemas.Row, limit int) string {
+	var out []string
+	add := func(s string) {
+		if len(out) < limit {
+			out = append(out, s)
+		} else if len(out) == limit {
+			out = append(out, "…")
+		}
+	}
+	keys := make([]string, 0, len(want))
+	for k := range want {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		g, ok := got[k]
+		switch {
+		case !ok:
+			add(fmt.Sprintf("%s: missing row %q: %s", table, k, show(want[k])))
+		case !sameRow(want[k], g):
+			add(fmt.Sprintf("%s: row %q differs:\n  want %s\n  got  %s", table, k, show(want[k]), show(g)))
+		}
+	}
+	extra := make([]string, 0)
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			extra = append(extra, k)
+		}
+	}
+	sort.Strings(extra)
+	for _, k := range extra {
+		add(fmt.Sprintf("%s: unexpected row %q: %s", table, k, show(got[k])))
+	}
+	return strings.Join(out, "\n")
+}
+
+func sameRow(a, b schemas.Row) bool {
+	for k := range a {
+		if !reflect.DeepEqual(normal(a[k]), normal(b[k])) {
+			return false
+		}
+	}
+	for k, v := range b {
+		if _, ok := a[k]; !ok && v != nil {
+			return false
+		}
+	}
+	return true
+}
+
+func normal(v any) any {
+	switch x := v.(type) {
+	case time.Time:
+		return x.UnixMilli()
+	case map[string]string:
+		if x == nil {
+			return nil
+		}
+	}
+	return v
+}
+
+// show prints a row with its columns in name order.
+func show(r schemas.Row) string {
+	cols := make([]string, 0, len(r))
+	for c := range r {
+		cols = append(cols, c)
+	}
+	sort.Strings(cols)
+	var b strings.Builder
+	for _, c := range cols {
+		v := normal(r[c])
+		if m, ok := v.(map[string]string); ok {
+			v = fmt.Sprintf("%q", m) // fmt prints maps in key order
+		}
+		fmt.Fprintf(&b, "%s=%T:%v; ", c, v, v)
+	}
+	return b.String()
+}
