@@ -136,9 +136,10 @@ type Runner struct {
 	next     map[TopicPartition]int64 // where the next batch starts: stored, or the Next of a batch being applied
 	stable   map[TopicPartition]int64 // last stable offset last seen per assigned partition
 	hurry    bool                     // a rebalance waits for the batch in progress
-	stopPoll context.CancelFunc       // cancels the poll in progress of a non-empty batch
+	stopPoll context.CancelFunc       // cancels the poll in progress while a batch is open or in flight
 
-	deadLetters int64     // dead letters of the group in the sink (only Run's goroutine)
+	// Used by one batch's apply at a time (the loop waits for each before the next).
+	deadLetters int64     // dead letters of the group in the sink
 	progress    progress  // what has been applied since the last progress line
 	lastLog     time.Time // when the last progress line was written
 }
@@ -149,9 +150,10 @@ type progress struct {
 }
 
 // NewRunner validates cfg and returns a Runner. kafka holds the options every keycdc Kafka
-// client gets (brokers, TLS, SASL, client id); the Runner adds the group, topics and
-// isolation level itself, and refuses options that would conflict with them only in the
-// sense that later options win. dec decodes records, sink applies the batches.
+// client gets (brokers, TLS, SASL, client id, and kgo.InstanceID for static membership);
+// the Runner appends the group, topics, isolation level and rebalance callbacks, which
+// take precedence over the same options in kafka. dec decodes records, sink applies the
+// batches.
 func NewRunner(cfg Config, kafka []kgo.Opt, dec Decoder, sink Sink, opts ...Option) (*Runner, error) {
 	cfg.defaults()
 	var errs []error

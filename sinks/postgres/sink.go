@@ -190,11 +190,14 @@ func (s *Sink) check(b sinks.Batch, latest []int) ([]newColumn, []sinks.Reject) 
 	for _, i := range latest {
 		c := b.Changes[i]
 		t := tables[c.Table.Name()]
-		mine := map[[2]string]schemas.ColumnType{}
+		var mine map[[2]string]schemas.ColumnType // new columns of this change, rarely any
 		reason := checkChange(t, c, func(col string, ct schemas.ColumnType) string {
 			k := [2]string{t.name, col}
 			if have, ok := added[k]; ok && have != ct {
 				return fmt.Sprintf("column %s is a %s in this record, a %s in another record of the batch", col, ct, have)
+			}
+			if mine == nil {
+				mine = map[[2]string]schemas.ColumnType{}
 			}
 			mine[k] = ct
 			return ""
