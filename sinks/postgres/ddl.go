@@ -67,12 +67,20 @@ type table struct {
 	cat     *schemas.Table
 	name    string   // PostgreSQL table name (the catalogue name)
 	columns []string // the columns the sink writes, in table order, realm first
+	written []column // the same, described
 	types   map[string]string
 	fit     map[string]schemas.ColumnType // the type of value each column takes ("" for none)
 	keys    []string                      // realm, then the catalogue's key columns
 	catKeys []string                      // the catalogue's key columns
 	keySet  map[string]bool               // keys as a set
 	foreign map[string]bool               // columns the sink does not write
+}
+
+// column is a column the sink writes.
+type column struct {
+	name string
+	fit  schemas.ColumnType // the type of value it takes ("" for none)
+	key  bool
 }
 
 // addedComment marks the columns the sink added for a newer writer's fields.
@@ -149,6 +157,7 @@ func (s *Sink) loadTables(ctx context.Context, q querier) (map[string]*table, er
 		t.fit[col] = fitType(typ)
 		if !generated && (col == realmColumn || catalogueColumn(cat, col) || strings.HasPrefix(comment, "keycdc:")) {
 			t.columns = append(t.columns, col)
+			t.written = append(t.written, column{name: col, fit: t.fit[col], key: t.keySet[col]})
 		} else {
 			t.foreign[col] = true
 		}

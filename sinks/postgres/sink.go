@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/keycdc/keycdc/schemas"
@@ -56,12 +57,16 @@ type Sink struct {
 
 	mu     sync.Mutex
 	tables map[string]*table // by table name; replaced, never modified, after DDL
+	// modes holds, per table, how its next batch is written, learnt from its last one
+	// (see upsert).
+	modes map[string]mode
 }
 
 // New creates (if needed) the schema, the offsets and dead-letter tables and the tables of
 // the catalogue, and returns a Sink writing through pool, which the caller owns and closes.
 func New(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Sink, error) {
-	s := &Sink{pool: pool, schema: "keycdc", create: schemas.Tables(), log: slog.New(slog.DiscardHandler)}
+	s := &Sink{pool: pool, schema: "keycdc", create: schemas.Tables(), log: slog.New(slog.DiscardHandler),
+		modes: map[string]mode{}}
 	for _, o := range opts {
 		o(s)
 	}
@@ -206,6 +211,9 @@ func (s *Sink) check(b sinks.Batch, latest []int) ([]newColumn, []sinks.Reject) 
 			rejects = append(rejects, sinks.Reject{Index: i, Reason: reason})
 			continue
 		}
+		if len(mine) == 0 {
+			continue
+		}
 		for _, k := range slices.SortedFunc(maps.Keys(mine), func(a, b [2]string) int { return cmp.Compare(a[1], b[1]) }) {
 			if _, ok := added[k]; !ok {
 				added[k] = mine[k]
@@ -234,19 +242,19 @@ func checkChange(t *table, c sinks.Change, newColumn func(col string, ct schemas
 	// The table's own columns first, in table order; then, only if the record has more
 	// (a newer writer's), those in name order. Most records take only the first loop.
 	known := 0
-	for _, col := range t.columns {
-		v, ok := c.Value[col]
+	for _, col := range t.written {
+		v, ok := c.Value[col.name]
 		if !ok {
 			continue
 		}
 		known++
-		if col == realmColumn {
+		if col.name == realmColumn {
 			return fmt.Sprintf("the record has a column named %s, which the sink reserves for the realm", realmColumn)
 		}
-		if v == nil || t.isKey(col) {
+		if v == nil || col.key {
 			continue // null fits any column; key columns come from the key
 		}
-		if r := checkValue(t, col, v); r != "" {
+		if r := checkValue(t, col.name, v); r != "" {
 			return r
 		}
 	}
@@ -482,52 +490,115 @@ func (s *Sink) storedIn(ctx context.Context, tx pgx.Tx, group string, pos []sink
 	return out, nil
 }
 
-// upsert writes the table's upserted rows. Rows whose key is not in the table yet (all
-// of them when events or a new realm are loaded) are copied straight into it; the others
-// are copied into the table's staging table and merged with one INSERT ... ON CONFLICT DO
-// UPDATE that leaves rows that are already equal untouched (no new row version for a
-// replayed record). A row inserted by someone else between the check and the copy fails
-// the batch, which is then retried and merged.
+// mode is how a table's upserts are written.
+type mode int
+
+const (
+	// allNew: copy the batch straight into the table, under a savepoint; if a key exists
+	// already, roll back to the savepoint and look the keys up. For a table whose last
+	// batch had only new rows: events, and every table while a realm is loaded.
+	allNew mode = iota
+	// mixed: look the keys up, copy the new rows straight into the table and merge the
+	// others.
+	mixed
+	// allExisting: merge the whole batch, which inserts the rows that turn out to be new.
+	// For a table whose last batch had only existing rows: updates and replays.
+	allExisting
+)
+
+// modeAfter is the mode for a table's next batch after one with n rows, of which
+// inserted were new.
+func modeAfter(n, inserted int) mode {
+	switch inserted {
+	case n:
+		return allNew
+	case 0:
+		return allExisting
+	}
+	return mixed
+}
+
+// upsert writes the table's upserted rows: new rows are copied straight into the table,
+// rows whose key exists already are copied into the table's staging table and merged
+// with one INSERT ... ON CONFLICT DO UPDATE that leaves equal rows untouched (no new row
+// version for a replayed record). Which rows are new is known from the table's last
+// batch (see mode) or found by looking the keys up. A row another writer inserts between
+// the look-up and the copy fails the batch, which is then retried and merged.
 func (s *Sink) upsert(ctx context.Context, tx pgx.Tx, p *plan, b sinks.Batch) error {
 	if len(p.upserts) == 0 {
 		return nil
 	}
 	t := p.t
-	exists, err := s.existing(ctx, tx, t, b, p.upserts)
-	if err != nil {
-		return fmt.Errorf("look up keys: %w", err)
-	}
-	var fresh, known [][]any
+	rows := make([][]any, len(p.upserts))
 	for j, i := range p.upserts {
 		c := b.Changes[i]
-		row := make([]any, len(t.columns))
-		for k, col := range t.columns {
+		row := make([]any, len(t.written))
+		for k, col := range t.written {
 			switch {
-			case col == realmColumn:
+			case col.name == realmColumn:
 				row[k] = c.Realm
-			case t.isKey(col):
-				row[k] = c.Key[col]
+			case col.key:
+				row[k] = c.Key[col.name]
 			default:
-				row[k] = c.Value[col]
+				row[k] = c.Value[col.name]
 			}
 			if m, ok := row[k].(map[string]string); ok {
 				row[k] = jsonObject(m)
 			}
 		}
+		rows[j] = row
+	}
+	s.mu.Lock()
+	m := s.modes[t.name]
+	s.mu.Unlock()
+	setMode := func(m mode) {
+		s.mu.Lock()
+		s.modes[t.name] = m
+		s.mu.Unlock()
+	}
+	switch m {
+	case allNew:
+		copied, err := s.copyNew(ctx, tx, t, rows)
+		if err != nil || copied {
+			return err
+		}
+	case allExisting:
+		inserted, err := s.merge(ctx, tx, t, rows)
+		if err != nil {
+			return err
+		}
+		setMode(modeAfter(len(rows), inserted))
+		return nil
+	}
+	exists, err := s.existing(ctx, tx, t, b, p.upserts)
+	if err != nil {
+		return fmt.Errorf("look up keys: %w", err)
+	}
+	var fresh, known [][]any
+	for j, row := range rows {
 		if exists[j] {
 			known = append(known, row)
 		} else {
 			fresh = append(fresh, row)
 		}
 	}
+	setMode(modeAfter(len(rows), len(fresh)))
 	if len(fresh) > 0 {
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{s.schema, t.name}, t.columns, pgx.CopyFromRows(fresh)); err != nil {
 			return fmt.Errorf("copy %d new rows: %w", len(fresh), err)
 		}
 	}
-	if len(known) == 0 {
-		return nil
+	if len(known) > 0 {
+		if _, err := s.merge(ctx, tx, t, known); err != nil {
+			return err
+		}
 	}
+	return nil
+}
+
+// merge copies rows into the table's staging table and merges them into the table,
+// returning how many were inserted (not there before).
+func (s *Sink) merge(ctx context.Context, tx pgx.Tx, t *table, rows [][]any) (inserted int, err error) {
 	stage := t.stage()
 	defs := make([]string, len(t.columns))
 	for k, col := range t.columns {
@@ -535,10 +606,10 @@ func (s *Sink) upsert(ctx context.Context, tx pgx.Tx, p *plan, b sinks.Batch) er
 	}
 	if _, err := tx.Exec(ctx, `CREATE TEMPORARY TABLE IF NOT EXISTS `+ident(stage)+` (`+strings.Join(defs, ", ")+
 		`) ON COMMIT DELETE ROWS`); err != nil {
-		return fmt.Errorf("create staging table: %w", err)
+		return 0, fmt.Errorf("create staging table: %w", err)
 	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{stage}, t.columns, pgx.CopyFromRows(known)); err != nil {
-		return fmt.Errorf("copy into staging table: %w", err)
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{stage}, t.columns, pgx.CopyFromRows(rows)); err != nil {
+		return 0, fmt.Errorf("copy %d rows into the staging table: %w", len(rows), err)
 	}
 	cols := make([]string, len(t.columns))
 	var set, old, excluded []string
@@ -567,10 +638,36 @@ func (s *Sink) upsert(ctx context.Context, tx pgx.Tx, p *plan, b sinks.Batch) er
 		q += `UPDATE SET ` + strings.Join(set, ", ") + ` WHERE (` + strings.Join(old, ", ") + `) IS DISTINCT FROM (` +
 			strings.Join(excluded, ", ") + `)`
 	}
-	if _, err := tx.Exec(ctx, q); err != nil {
-		return fmt.Errorf("merge %d rows: %w", len(known), err)
+	// A row version with xmax 0 was inserted, not updated.
+	q = `WITH merged AS (` + q + ` RETURNING t.xmax = 0 AS inserted) SELECT count(*) FILTER (WHERE inserted) FROM merged`
+	if err := tx.QueryRow(ctx, q).Scan(&inserted); err != nil {
+		return 0, fmt.Errorf("merge %d rows: %w", len(rows), err)
 	}
-	return nil
+	return inserted, nil
+}
+
+// uniqueViolation is PostgreSQL's SQLSTATE for a duplicate key.
+const uniqueViolation = "23505"
+
+// copyNew copies rows straight into the table under a savepoint. It reports false, with
+// the transaction as it was before, when a row's key exists already.
+func (s *Sink) copyNew(ctx context.Context, tx pgx.Tx, t *table, rows [][]any) (bool, error) {
+	if _, err := tx.Exec(ctx, `SAVEPOINT keycdc_copy`); err != nil {
+		return false, err
+	}
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{s.schema, t.name}, t.columns, pgx.CopyFromRows(rows))
+	var pe *pgconn.PgError
+	switch {
+	case err == nil:
+		_, err = tx.Exec(ctx, `RELEASE SAVEPOINT keycdc_copy`)
+		return err == nil, err
+	case errors.As(err, &pe) && pe.Code == uniqueViolation:
+		if _, err := tx.Exec(ctx, `ROLLBACK TO SAVEPOINT keycdc_copy`); err != nil {
+			return false, err
+		}
+		return false, nil
+	}
+	return false, fmt.Errorf("copy %d rows: %w", len(rows), err)
 }
 
 // keyList is the keys of some changes of a table as arrays, one per key column (realm
@@ -661,24 +758,23 @@ func cleanText(s string) string {
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
 
-// jsonObject encodes m as a JSON object with sorted keys: what encoding/json would write,
-// without its reflection, which showed in profiles. The strings were checked to be valid
-// UTF-8 without NUL.
+// jsonObject encodes m as a JSON object, without encoding/json's reflection, which showed
+// in profiles. Keys are in map order: jsonb stores objects with its own key order. The
+// strings were checked to be valid UTF-8 without NUL.
 func jsonObject(m map[string]string) json.RawMessage {
-	keys := slices.Sorted(maps.Keys(m))
 	n := 2
 	for k, v := range m {
 		n += len(k) + len(v) + 6
 	}
 	b := make([]byte, 0, n)
 	b = append(b, '{')
-	for i, k := range keys {
-		if i > 0 {
+	for k, v := range m {
+		if len(b) > 1 {
 			b = append(b, ',')
 		}
 		b = appendJSONString(b, k)
 		b = append(b, ':')
-		b = appendJSONString(b, m[k])
+		b = appendJSONString(b, v)
 	}
 	return append(b, '}')
 }

@@ -414,3 +414,41 @@ func TestForeignColumns(t *testing.T) {
 		t.Fatalf("a record writing the operator's column: %v, want a RejectError", err)
 	}
 }
+
+// TestWriteModes runs batches of new, existing and mixed rows in an order that takes a
+// table through every way of writing upserts (copy, look-up and copy, merge) and every
+// change between them, checking the rows after each batch.
+func TestWriteModes(t *testing.T) {
+	d := newDB(t)
+	s := d.sink(t)
+	ctx := ctxFor(t)
+	want := map[string]schemas.Row{}
+	version := 0
+	batch := func(ids ...int) {
+		t.Helper()
+		version++
+		var cs []sinks.Change
+		for _, i := range ids {
+			u := user(fmt.Sprint(i))
+			u["last_name"] = fmt.Sprint("v", version)
+			cs = append(cs, change("acme", schemas.User, u))
+			want[fmt.Sprint(i)] = u
+		}
+		if err := s.Apply(ctx, sinks.Batch{Group: "g", Changes: cs}); err != nil {
+			t.Fatal(err)
+		}
+		if diff := sinktest.Diff(sinktest.Rows{"acme": {"user": want}}, d.rows(t), []*schemas.Table{schemas.User}); diff != "" {
+			t.Fatalf("after batch %d (%v):\n%s", version, ids, diff)
+		}
+	}
+	batch(1, 2, 3)    // new: copied
+	batch(4, 5)       // new again: copied
+	batch(1, 2)       // existing: the copy fails, the look-up finds them, merged
+	batch(3, 4)       // existing: merged
+	batch(6, 7)       // new, while merging: merged, inserting them
+	batch(8, 9)       // new: copied
+	batch(1, 10)      // mixed: the copy fails, looked up, one copied, one merged
+	batch(2, 11, 12)  // mixed: looked up
+	batch(13)         // new: looked up, copied
+	batch(14, 15, 16) // new: copied
+}
