@@ -107,46 +107,51 @@ func benchApply(b *testing.B, t *schemas.Table, row func(i, v int) schemas.Row, 
 
 func postgresTables(t *schemas.Table) []postgres.Option { return []postgres.Option{postgres.Tables(t)} }
 
-// BenchmarkRunner measures the whole sink: records read from kfake by the Runner,
-// decoded through the registry and loaded, with the default batch size. rows/s counts
-// records.
+// BenchmarkRunner measures the whole sink: records read from kfake (in this process) by
+// the Runner, decoded through the registry and loaded, in batches of the given size (5000
+// is the default). rows/s counts records.
 func BenchmarkRunner(b *testing.B) {
 	for _, name := range []string{"user", "event"} {
-		b.Run(name, func(b *testing.B) {
-			t, row := benchRows[name].table, benchRows[name].row
-			const records = 50_000
-			st := sinktest.NewBenchStream(b, t, records, func(i int) schemas.Row { return row(i, 0) })
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				b.StopTimer()
-				d := newDB(b)
-				s := d.sink(b, postgresTables(t)...)
-				r, err := sinks.NewRunner(sinks.Config{Group: "bench", Sources: st.Sources()},
-					[]kgo.Opt{kgo.SeedBrokers(st.Brokers()...), kgo.FetchMaxWait(50 * time.Millisecond)}, st.Decoder(b), s)
-				if err != nil {
-					b.Fatal(err)
-				}
-				ctx, cancel := context.WithCancel(context.Background())
-				done := make(chan error, 1)
-				b.StartTimer()
-				go func() { done <- r.Run(ctx) }()
-				for {
-					got, err := s.Offsets(ctx, "bench", st.Topics())
-					if err != nil {
-						b.Fatal(err)
-					}
-					if maps.Equal(got, st.Ends()) {
-						break
-					}
-					time.Sleep(2 * time.Millisecond) // polling for a condition; the benchmark's resolution
-				}
-				b.StopTimer()
-				cancel()
-				if err := <-done; err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(b.N*records)/b.Elapsed().Seconds(), "rows/s")
-		})
+		for _, size := range []int{1000, 5000} {
+			b.Run(fmt.Sprintf("%s/batch=%d", name, size), func(b *testing.B) {
+				benchRunner(b, benchRows[name].table, benchRows[name].row, size)
+			})
+		}
 	}
+}
+
+func benchRunner(b *testing.B, t *schemas.Table, row func(i, v int) schemas.Row, size int) {
+	const records = 50_000
+	st := sinktest.NewBenchStream(b, t, records, func(i int) schemas.Row { return row(i, 0) })
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		d := newDB(b)
+		s := d.sink(b, postgresTables(t)...)
+		r, err := sinks.NewRunner(sinks.Config{Group: "bench", Sources: st.Sources(), BatchSize: size},
+			[]kgo.Opt{kgo.SeedBrokers(st.Brokers()...), kgo.FetchMaxWait(50 * time.Millisecond)}, st.Decoder(b), s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		b.StartTimer()
+		go func() { done <- r.Run(ctx) }()
+		for {
+			got, err := s.Offsets(ctx, "bench", st.Topics())
+			if err != nil {
+				b.Fatal(err)
+			}
+			if maps.Equal(got, st.Ends()) {
+				break
+			}
+			time.Sleep(2 * time.Millisecond) // polling for a condition; the benchmark's resolution
+		}
+		b.StopTimer()
+		cancel()
+		if err := <-done; err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*records)/b.Elapsed().Seconds(), "rows/s")
 }

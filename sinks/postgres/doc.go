@@ -41,12 +41,14 @@
 //     another consumer has written the partition, and the batch is refused with
 //     sinks.ErrPositionMoved (or is recognised as already applied, when every partition
 //     already stands at Next: a retry after a commit whose reply was lost);
-//  2. per table, the keys of the upserts are looked up; rows not in the table yet (all of
-//     them when events or a new realm are loaded) are copied into it (COPY, binary); the
-//     others are copied into a temporary staging table, created once per connection, and
-//     merged with one INSERT ... SELECT ... ON CONFLICT DO UPDATE that skips rows already
-//     equal, so replays add no row versions; the deletes go in one DELETE ... USING
-//     unnest(keys);
+//  2. per table, new rows are copied (COPY, binary) straight into the table, and rows whose
+//     key exists are copied into a temporary staging table (created once per connection)
+//     and merged with one INSERT ... SELECT ... ON CONFLICT DO UPDATE that skips rows
+//     already equal, so replays add no row versions. Which rows are new follows from the
+//     table's previous batch: after one of only new rows (events, a realm being loaded)
+//     the batch is copied in under a savepoint, falling back on a unique violation; after
+//     one of only existing rows it is merged whole; otherwise the keys are looked up
+//     first. Deletes go in one DELETE ... USING unnest(keys);
 //  3. the dead letters are inserted (ON CONFLICT DO NOTHING);
 //  4. commit.
 //
