@@ -63,7 +63,9 @@
 //
 // Realms enter through Load/LoadFile/LoadFiles (Keycloak realm exports: a realm object,
 // an array of realms, or "<realm>-users-<n>.json" files; references by name, path and
-// clientId are resolved, missing ids generated, errors name the file and JSON path) or
+// clientId are resolved, missing ids generated, errors name the file and JSON path; as in
+// Keycloak's import the built-in clients and roles exist before references are resolved, so
+// a file may use them undeclared, and ones it declares are merged with the built-ins) or
 // Generate (a synthetic realm, deterministic for a seed, up to millions of users). Every
 // realm gets its built-in clients and roles and a confidential poller client ("keycdc" by
 // default) whose service account holds view-users, view-events, view-realm and
