@@ -148,8 +148,25 @@ func TestParseGenerateSpecErrors(t *testing.T) {
 		}
 	}
 	s, err := kctwin.ParseGenerateSpec("name=big,users=5,seed=9")
-	if err != nil || s.Name != "big" || s.Users != 5 || s.Seed != 9 || s.Groups != kctwin.DefaultGenerateSpec.Groups {
+	if err != nil || s.Name != "big" || s.Users != 5 || s.Seed != 9 || s.Groups != kctwin.DefaultGenerateSpec().Groups {
 		t.Fatalf("%+v %v", s, err)
+	}
+}
+
+// TestDefaultGenerateSpecIsAValue: the defaults are handed out, not shared, so a caller
+// changing its copy changes nobody else's.
+func TestDefaultGenerateSpecIsAValue(t *testing.T) {
+	want := kctwin.GenerateSpec{Name: "acme", Users: 100, Groups: 20, Roles: 10, Clients: 5, Events: 200, AdminEvents: 50, Seed: 1}
+	mine := kctwin.DefaultGenerateSpec()
+	if mine != want {
+		t.Fatalf("defaults %+v, want %+v", mine, want)
+	}
+	mine.Users, mine.Name = 1, "mine"
+	if got := kctwin.DefaultGenerateSpec(); got != want {
+		t.Fatalf("after a caller changed its copy, defaults are %+v", got)
+	}
+	if got, err := kctwin.ParseGenerateSpec(""); err != nil || got != want {
+		t.Fatalf("ParseGenerateSpec(\"\") = %+v, %v; want the defaults", got, err)
 	}
 }
 
