@@ -179,7 +179,7 @@ func (t *Twin) serveKC(w http.ResponseWriter, r *http.Request, route string, st 
 		}
 		out = h(rc)
 	}()
-	defer releaseBody(out)
+	defer t.releaseBody(out)
 	if plan.slow > 0 {
 		t.writeSlow(cw, r, out, plan.slow)
 		return

@@ -35,6 +35,7 @@ type Twin struct {
 	tokens tokenStore
 	faults faultState
 	stats  statsTable
+	bufs   bufPool // response and user-representation buffers
 
 	hookMu sync.RWMutex
 	hook   func(route string, r *http.Request)
