@@ -60,21 +60,28 @@ type listing[T any] struct {
 	emit func(ctx context.Context, w *worker, items []T) error
 }
 
+// read fetches the page that starts at first, anchored, hands its own items to the diff
+// loop, and returns its anchor and own items.
+func (l *listing[T]) read(ctx context.Context, s *Scanner, w *worker, first int) (string, []T, error) {
+	qf, qm := s.pageRange(first)
+	items, err := l.fetch(ctx, qf, qm)
+	if err != nil {
+		return "", nil, fmt.Errorf("%s, page %d: %w", l.what, first/s.pageSize, err)
+	}
+	a, own := anchor(items, first, l.id)
+	return a, own, l.emit(ctx, w, own)
+}
+
 // seqTask reads l from first on, page after page, checking every page's anchor. An answer
 // 404 (the listed entity went away meanwhile) ends the listing quietly: reconciliation
 // decides about its rows.
 func seqTask[T any](s *Scanner, l *listing[T], first int, last string, attempt int) task {
 	return func(ctx context.Context, w *worker) error {
-		qf, qm := s.pageRange(first)
-		items, err := l.fetch(ctx, qf, qm)
+		a, own, err := l.read(ctx, s, w, first)
 		if keycloak.IsNotFound(err) {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("%s: %w", l.what, err)
-		}
-		a, own := anchor(items, first, l.id)
-		if err := l.emit(ctx, w, own); err != nil {
 			return err
 		}
 		if first > 0 && !fits(a, last, true, len(own)) {
@@ -125,14 +132,8 @@ func plannedTasks[T any](s *Scanner, l *listing[T], pages int) []task {
 
 func (p *plannedListing[T]) pageTask(s *Scanner, k int) task {
 	return func(ctx context.Context, w *worker) error {
-		first := k * s.pageSize
-		qf, qm := s.pageRange(first)
-		items, err := p.l.fetch(ctx, qf, qm)
+		a, own, err := p.l.read(ctx, s, w, k*s.pageSize)
 		if err != nil {
-			return fmt.Errorf("%s, page %d: %w", p.l.what, k, err)
-		}
-		a, own := anchor(items, first, p.l.id)
-		if err := p.l.emit(ctx, w, own); err != nil {
 			return err
 		}
 		p.mu.Lock()
@@ -181,17 +182,11 @@ func (p *plannedListing[T]) repairTask(s *Scanner, b, attempt int) task {
 			last, prevFull = p.lasts[b-2], p.full[b-2]
 		}
 		for k := b - 1; ; k++ {
-			first := k * s.pageSize
-			qf, qm := s.pageRange(first)
-			items, err := p.l.fetch(ctx, qf, qm)
+			a, own, err := p.l.read(ctx, s, w, k*s.pageSize)
 			if err != nil {
-				return fmt.Errorf("%s, page %d: %w", p.l.what, k, err)
-			}
-			a, own := anchor(items, first, p.l.id)
-			if err := p.l.emit(ctx, w, own); err != nil {
 				return err
 			}
-			if first > 0 && !fits(a, last, prevFull, len(own)) {
+			if k > 0 && !fits(a, last, prevFull, len(own)) {
 				switch {
 				case attempt+1 < maxAttempts:
 					w.push(p.repairTask(s, b, attempt+1))
