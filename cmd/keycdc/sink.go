@@ -18,13 +18,13 @@ import (
 )
 
 // sinkNames lists the warehouses `keycdc sink` loads.
-var sinkNames = []string{"postgres"}
+const sinkNames = "postgres"
 
 // cmdSink dispatches on the sink's name: keycdc sink postgres --config F.
 func cmdSink(ctx context.Context, e env, args []string) error {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			fmt.Fprintf(e.stdout, "Usage: keycdc sink <warehouse> --config FILE\n\nWarehouses: %s\n", strings.Join(sinkNames, ", "))
+			fmt.Fprintf(e.stdout, "Usage: keycdc sink <warehouse> --config FILE\n\nWarehouses: %s\n", sinkNames)
 			return errHelp
 		}
 		return usagef("name the warehouse to load: keycdc sink postgres --config FILE")
@@ -33,7 +33,7 @@ func cmdSink(ctx context.Context, e env, args []string) error {
 	case "postgres":
 		return cmdSinkPostgres(ctx, e, args[1:])
 	}
-	return usagef("unknown sink %q (sinks: %s)", args[0], strings.Join(sinkNames, ", "))
+	return usagef("unknown sink %q (sinks: %s)", args[0], sinkNames)
 }
 
 func cmdSinkPostgres(ctx context.Context, e env, args []string) error {
