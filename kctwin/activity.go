@@ -81,16 +81,20 @@ func (t *Twin) StartActivity(a Activity) error {
 	if err != nil {
 		return fmt.Errorf("activity: %w", err)
 	}
+	// Checking for Close, replacing the old run and registering the new one happen under
+	// actMu, which Close takes to mark the Twin closed: either this start comes first and
+	// Close stops what it started, or Close does and the start is refused. Nothing that
+	// actMu guards waits on the Twin's other locks, so holding it while a run stops is safe.
+	t.actMu.Lock()
+	defer t.actMu.Unlock()
 	select {
 	case <-t.closed:
 		return errorf("activity: twin is closed")
 	default:
 	}
-	t.StopActivity()
+	t.stopActivityLocked()
 	run := &activityRun{a: a, stop: make(chan struct{}), done: make(chan struct{})}
-	t.actMu.Lock()
 	t.activity = run
-	t.actMu.Unlock()
 	t.bg.Add(1)
 	go t.runActivity(run)
 	return nil
@@ -99,10 +103,13 @@ func (t *Twin) StartActivity(a Activity) error {
 // StopActivity stops the activity generator, if running, and waits for it.
 func (t *Twin) StopActivity() {
 	t.actMu.Lock()
-	run := t.activity
-	t.activity = nil
-	t.actMu.Unlock()
-	if run != nil {
+	defer t.actMu.Unlock()
+	t.stopActivityLocked()
+}
+
+func (t *Twin) stopActivityLocked() {
+	if run := t.activity; run != nil {
+		t.activity = nil
 		close(run.stop)
 		<-run.done
 	}

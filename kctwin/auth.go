@@ -167,7 +167,7 @@ func (t *Twin) tokenEndpoint(rc *rctx) resp {
 	r := rc.r
 	rm := t.realms[r.PathValue("realm")]
 	if rm == nil {
-		return jsonResp(404, errBody{Error: "Realm does not exist"})
+		return realmDoesNotExist()
 	}
 	if err := r.ParseForm(); err != nil {
 		return oauthErr(400, "invalid_request", "Invalid form body")
@@ -193,7 +193,7 @@ func (t *Twin) tokenEndpoint(rc *rctx) resp {
 		t.recordUserEventLocked(rm, eventSpec{typ: loginErrorFor(grant), clientID: cid, ip: ip, err: "invalid_client_credentials"})
 		return oauthErr(401, "unauthorized_client", "Invalid client or Invalid client credentials")
 	}
-	issuer := "http://" + r.Host + "/realms/" + rm.name
+	issuer := issuerURL(r, rm.name)
 	switch grant {
 	case "client_credentials":
 		if c.public {

@@ -1,5 +1,7 @@
 package kctwin
 
+import "slices"
+
 // Every Keycloak realm carries built-in clients and roles; a poller sees them, so the twin
 // has them too. Names and composites follow a fresh Keycloak 25/26 realm (see the 24.0.4
 // migration export and Nerzal/gocloak testdata/gocloak-realm.json named in keycloak-api.md
@@ -93,6 +95,20 @@ const mgmtClientID = "realm-management"
 func (t *Twin) ensureBuiltins(rm *realm, ids *idSource) { t.ensureBuiltinsAt(rm, ids, t.nowMillis()) }
 
 func (t *Twin) ensureBuiltinsAt(rm *realm, ids *idSource, now int64) {
+	ensureBuiltinClients(rm, ids)
+	ensureBuiltinRoles(rm, ids)
+	ensureDefaultRole(rm, ids)
+	t.ensurePollerClientAt(rm, ids, now)
+}
+
+// The loader runs the three steps below apart, the way Keycloak's import does: built-in
+// clients before the file's roles (which may be roles of those clients), built-in roles
+// after the file's roles (so that a declared built-in keeps the file's id and description)
+// but before the file's composites and mappings (which may name them), and the default role
+// after the file's defaultRole.
+
+// ensureBuiltinClients adds the built-in clients rm lacks.
+func ensureBuiltinClients(rm *realm, ids *idSource) {
 	mk := func(clientID string, public, bearer bool) *client {
 		if c := rm.byClient[clientID]; c != nil {
 			return c
@@ -105,27 +121,6 @@ func (t *Twin) ensureBuiltinsAt(rm *realm, ids *idSource, now int64) {
 		rm.addClient(c)
 		return c
 	}
-	mkRole := func(c *client, name string) *role {
-		if c == nil {
-			if r := rm.realmRole[name]; r != nil {
-				return r
-			}
-		} else if r := c.roles[name]; r != nil {
-			return r
-		}
-		r := &role{id: ids.newID(), name: name, client: c}
-		rm.addRole(r)
-		return r
-	}
-	compose := func(parent *role, child *role) {
-		for _, x := range parent.composites {
-			if x == child {
-				return
-			}
-		}
-		parent.composites = append(parent.composites, child)
-	}
-
 	account := mk("account", true, false)
 	account.name = orDefault(account.name, "${client_account}")
 	account.baseURL = orDefault(account.baseURL, "/realms/"+rm.name+"/account/")
@@ -141,13 +136,39 @@ func (t *Twin) ensureBuiltinsAt(rm *realm, ids *idSource, now int64) {
 	mgmt.name = orDefault(mgmt.name, "${client_realm-management}")
 	sac := mk("security-admin-console", true, false)
 	sac.name = orDefault(sac.name, "${client_security-admin-console}")
+}
 
+// ensureBuiltinRoles adds the built-in roles of the realm and of the built-in clients that
+// rm lacks (ensureBuiltinClients must have run). A role it creates gets its built-in
+// composites; a role the realm file declared keeps the file's composites, except that
+// realm-management roles always get theirs, as Keycloak re-checks the admin roles after an
+// import (RealmManager.checkRealmAdminManagementRoles).
+func ensureBuiltinRoles(rm *realm, ids *idSource) {
+	mkRole := func(c *client, name string) (*role, bool) {
+		if c == nil {
+			if r := rm.realmRole[name]; r != nil {
+				return r, false
+			}
+		} else if r := c.roles[name]; r != nil {
+			return r, false
+		}
+		r := &role{id: ids.newID(), name: name, client: c}
+		rm.addRole(r)
+		return r, true
+	}
+	account, broker, mgmt := rm.byClient["account"], rm.byClient["broker"], rm.byClient[mgmtClientID]
+
+	created := map[*role]bool{}
 	for _, d := range accountRoles {
-		mkRole(account, d.name)
+		if r, ok := mkRole(account, d.name); ok {
+			created[r] = true
+		}
 	}
 	for _, d := range accountRoles {
-		for _, c := range d.composites {
-			compose(account.roles[d.name], account.roles[c])
+		if p := account.roles[d.name]; created[p] {
+			for _, c := range d.composites {
+				compose(p, account.roles[c])
+			}
 		}
 	}
 	mkRole(broker, "read-token")
@@ -159,22 +180,42 @@ func (t *Twin) ensureBuiltinsAt(rm *realm, ids *idSource, now int64) {
 			compose(mgmt.roles[d.name], mgmt.roles[c])
 		}
 	}
-	offline := mkRole(nil, "offline_access")
+	offline, _ := mkRole(nil, "offline_access")
 	offline.description = orDefault(offline.description, "${role_offline-access}")
-	uma := mkRole(nil, "uma_authorization")
+	uma, _ := mkRole(nil, "uma_authorization")
 	uma.description = orDefault(uma.description, "${role_uma_authorization}")
-	if rm.defaultRole == nil {
-		def := mkRole(nil, "default-roles-"+rm.name)
-		def.description = orDefault(def.description, "${role_default-roles}")
-		if len(def.composites) == 0 {
-			compose(def, offline)
-			compose(def, uma)
-			compose(def, account.roles["view-profile"])
-			compose(def, account.roles["manage-account"])
-		}
-		rm.defaultRole = def
+}
+
+// ensureDefaultRole gives rm its default-roles-<realm> role unless the realm has a default
+// role already (ensureBuiltinRoles must have run). A default role without composites gets
+// Keycloak's: offline_access, uma_authorization, account's view-profile and manage-account.
+func ensureDefaultRole(rm *realm, ids *idSource) {
+	if rm.defaultRole != nil {
+		return
 	}
-	t.ensurePollerClientAt(rm, ids, now)
+	name := "default-roles-" + rm.name
+	def := rm.realmRole[name]
+	if def == nil {
+		def = &role{id: ids.newID(), name: name}
+		rm.addRole(def)
+	}
+	def.description = orDefault(def.description, "${role_default-roles}")
+	if len(def.composites) == 0 {
+		account := rm.byClient["account"]
+		compose(def, rm.realmRole["offline_access"])
+		compose(def, rm.realmRole["uma_authorization"])
+		compose(def, account.roles["view-profile"])
+		compose(def, account.roles["manage-account"])
+	}
+	rm.defaultRole = def
+}
+
+// compose makes child a composite of parent unless it is one already.
+func compose(parent, child *role) {
+	if child == nil || slices.Contains(parent.composites, child) {
+		return
+	}
+	parent.composites = append(parent.composites, child)
 }
 
 // ensurePollerClient gives rm the confidential client keycdc uses, with a service account

@@ -13,6 +13,10 @@
 //   - POST /realms/{realm}/protocol/openid-connect/token: client_credentials (recording a
 //     CLIENT_LOGIN event, as Keycloak does) and the password grant (admin-cli in master for
 //     the admin user, any direct-access client elsewhere), with Keycloak's error bodies.
+//   - GET /realms/{realm} (public realm info: public_key, token-service, account-service)
+//     and GET /realms/{realm}/.well-known/openid-configuration (issuer, endpoints, grant
+//     types), without a token; an unknown realm is 404 "Realm does not exist", as on the
+//     token endpoint. The public_key is a stable stand-in derived from the realm id.
 //   - /admin/realms/...: the reads a poller needs (users, counts, groups, children,
 //     members, roles, role users, composites, roles by id, clients, client roles,
 //     service-account users, role mappings, user groups, events, admin events, events
@@ -63,7 +67,9 @@
 //
 // Realms enter through Load/LoadFile/LoadFiles (Keycloak realm exports: a realm object,
 // an array of realms, or "<realm>-users-<n>.json" files; references by name, path and
-// clientId are resolved, missing ids generated, errors name the file and JSON path) or
+// clientId are resolved, missing ids generated, errors name the file and JSON path; as in
+// Keycloak's import the built-in clients and roles exist before references are resolved, so
+// a file may use them undeclared, and ones it declares are merged with the built-ins) or
 // Generate (a synthetic realm, deterministic for a seed, up to millions of users). Every
 // realm gets its built-in clients and roles and a confidential poller client ("keycdc" by
 // default) whose service account holds view-users, view-events, view-realm and
@@ -96,6 +102,7 @@
 //	serve.go     request pipeline: cap, hook, faults, auth, locking, response writing
 //	routes.go    route table of the Keycloak API
 //	auth.go      token endpoint, tokens, permissions
+//	public.go    public realm info and OpenID discovery
 //	builtins.go  built-in clients and roles, the poller client, the master admin
 //	model.go     the realm model and its sorted indexes
 //	userjson.go  hand-written, cached user representations

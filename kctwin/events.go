@@ -308,7 +308,7 @@ func (rc *rctx) getEvents() resp {
 	ev := rc.realm.events
 	lo, _ := slices.BinarySearchFunc(ev, q.from, func(e *event, t int64) int { return cmpInt(e.time, t) })
 	hi, _ := slices.BinarySearchFunc(ev, q.to+1, func(e *event, t int64) int { return cmpInt(e.time, t) })
-	b := append(*getBuf(), '[')
+	b := append(*rc.t.bufs.get(), '[')
 	n := 0
 	skip := max0(q.first)
 	withID := rc.t.v26()
@@ -372,13 +372,7 @@ func appendDetails(b []byte, d []kv) []byte {
 	return append(b, '}')
 }
 
-func getBuf() *[]byte {
-	bp := pageBufs.Get().(*[]byte)
-	*bp = (*bp)[:0]
-	return bp
-}
-
-// pooledResp wraps a body built in a buffer from getBuf.
+// pooledResp wraps a body built in a buffer from the Twin's bufPool.
 func pooledResp(b []byte) resp {
 	bp := new([]byte)
 	*bp = b
@@ -414,7 +408,7 @@ func (rc *rctx) getAdminEvents() resp {
 	ev := rc.realm.adminEvents
 	lo, _ := slices.BinarySearchFunc(ev, q.from, func(e *adminEvent, t int64) int { return cmpInt(e.time, t) })
 	hi, _ := slices.BinarySearchFunc(ev, q.to+1, func(e *adminEvent, t int64) int { return cmpInt(e.time, t) })
-	b := append(*getBuf(), '[')
+	b := append(*rc.t.bufs.get(), '[')
 	n := 0
 	skip := max0(q.first)
 	v26 := rc.t.v26()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -253,5 +254,36 @@ func TestActivityGenerator(t *testing.T) {
 	e.tw.Close()
 	if _, ok := e.tw.Activity(); ok {
 		t.Fatal("Close left the generator running")
+	}
+}
+
+// TestCloseRacingStartActivity: whichever of Close and StartActivity comes first, once both
+// have returned no generator is registered or running. A start that loses the race is
+// refused; one that wins is stopped by Close. Close is released after a varying spin so
+// that over the rounds it lands at every point of StartActivity.
+func TestCloseRacingStartActivity(t *testing.T) {
+	for i := 0; i < 2000; i++ {
+		tw, err := kctwin.New()
+		if err != nil {
+			t.Fatal(err)
+		}
+		gate := make(chan struct{})
+		started := make(chan error, 1)
+		go func() {
+			<-gate
+			started <- tw.StartActivity(kctwin.Activity{Realm: "master", EventsPerSecond: 1})
+		}()
+		close(gate)
+		for spin := 0; spin < i%400; spin++ {
+			runtime.Gosched()
+		}
+		tw.Close()
+		err = <-started
+		if a, running := tw.Activity(); running {
+			t.Fatalf("round %d: Close has returned, StartActivity returned %v, yet %+v is registered", i, err, a)
+		}
+		if err != nil && !strings.Contains(err.Error(), "closed") {
+			t.Fatalf("round %d: StartActivity: %v", i, err)
+		}
 	}
 }

@@ -23,14 +23,18 @@ type GenerateSpec struct {
 	Seed        uint64
 }
 
-// DefaultGenerateSpec is what ParseGenerateSpec starts from.
-var DefaultGenerateSpec = GenerateSpec{Name: "acme", Users: 100, Groups: 20, Roles: 10, Clients: 5, Events: 200,
-	AdminEvents: 50, Seed: 1}
+// DefaultGenerateSpec returns the spec ParseGenerateSpec starts from, and what "keycdc twin"
+// generates when given no realm: a realm "acme" with 100 users, 20 groups, 10 roles, 5
+// clients, 200 events and 50 admin events, seed 1. Each call returns a new value, so no
+// caller can change another's defaults.
+func DefaultGenerateSpec() GenerateSpec {
+	return GenerateSpec{Name: "acme", Users: 100, Groups: 20, Roles: 10, Clients: 5, Events: 200, AdminEvents: 50, Seed: 1}
+}
 
 // ParseGenerateSpec parses "name=acme,users=N,groups=N,roles=N,clients=N,events=N,
 // admin-events=N,seed=S"; keys left out keep DefaultGenerateSpec's values. Errors name the key.
 func ParseGenerateSpec(s string) (GenerateSpec, error) {
-	spec := DefaultGenerateSpec
+	spec := DefaultGenerateSpec()
 	if strings.TrimSpace(s) == "" {
 		return spec, nil
 	}

@@ -358,6 +358,13 @@ func (l *loader) realm(v any, path string) error {
 		}
 	}
 
+	// Keycloak creates a realm's built-in clients and roles before it imports the file's
+	// (RealmManager.importRealm), so the file may refer to them without declaring them, and
+	// a declared built-in is merged: the file's clients come first, then the built-in
+	// clients it lacks, the file's roles, the built-in roles it lacks, and only then the
+	// composites, default role, groups and users that refer to roles.
+	ensureBuiltinClients(rm, l.t.ids)
+
 	// Roles, then their composites once every role exists.
 	var pending []pendingComposite
 	if rv, ok := m["roles"]; ok && rv != nil {
@@ -403,6 +410,7 @@ func (l *loader) realm(v any, path string) error {
 			}
 		}
 	}
+	ensureBuiltinRoles(rm, l.t.ids)
 	for _, pc := range pending {
 		if err := l.composites(rm, pc); err != nil {
 			return err
@@ -417,10 +425,22 @@ func (l *loader) realm(v any, path string) error {
 		if err != nil {
 			return err
 		}
-		if rm.defaultRole = rm.realmRole[dn]; rm.defaultRole == nil {
+		rm.defaultRole = rm.realmRole[dn]
+		switch {
+		case rm.defaultRole != nil:
+		case dn == "default-roles-"+name:
+			// Keycloak made this role when it created the realm; the file need not
+			// declare it. ensureDefaultRole gives it its composites.
+			id, err := l.id(dm, path+".defaultRole")
+			if err != nil {
+				return err
+			}
+			rm.addRole(&role{id: id, name: dn})
+		default:
 			return l.errf(path+".defaultRole.name", "unknown realm role %q", dn)
 		}
 	}
+	ensureDefaultRole(rm, l.t.ids)
 
 	// Groups.
 	groups, err := l.list(m, "groups", path)
@@ -443,7 +463,7 @@ func (l *loader) realm(v any, path string) error {
 			return err
 		}
 	}
-	l.t.ensureBuiltins(rm, l.t.ids)
+	l.t.ensurePollerClient(rm, l.t.ids)
 	for _, c := range rm.clientLst {
 		if c.serviceAccounts && !c.public && !c.bearerOnly {
 			l.t.ensureServiceAccount(rm, c, l.t.ids)
@@ -561,7 +581,7 @@ func (l *loader) composites(rm *realm, pc pendingComposite) error {
 		if r == nil {
 			return l.errf(fmt.Sprintf("%s.realm[%d]", path, i), "unknown realm role %q", n)
 		}
-		pc.parent.composites = append(pc.parent.composites, r)
+		compose(pc.parent, r)
 	}
 	byClient, err := l.multiMap(cm, "client", path)
 	if err != nil {
@@ -577,7 +597,7 @@ func (l *loader) composites(rm *realm, pc pendingComposite) error {
 			if r == nil {
 				return l.errf(fmt.Sprintf("%s.client.%s[%d]", path, cid, i), "unknown role %q of client %q", n, cid)
 			}
-			pc.parent.composites = append(pc.parent.composites, r)
+			compose(pc.parent, r)
 		}
 	}
 	return nil

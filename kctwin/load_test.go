@@ -2,9 +2,11 @@ package kctwin_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -146,8 +148,25 @@ func TestParseGenerateSpecErrors(t *testing.T) {
 		}
 	}
 	s, err := kctwin.ParseGenerateSpec("name=big,users=5,seed=9")
-	if err != nil || s.Name != "big" || s.Users != 5 || s.Seed != 9 || s.Groups != kctwin.DefaultGenerateSpec.Groups {
+	if err != nil || s.Name != "big" || s.Users != 5 || s.Seed != 9 || s.Groups != kctwin.DefaultGenerateSpec().Groups {
 		t.Fatalf("%+v %v", s, err)
+	}
+}
+
+// TestDefaultGenerateSpecIsAValue: the defaults are handed out, not shared, so a caller
+// changing its copy changes nobody else's.
+func TestDefaultGenerateSpecIsAValue(t *testing.T) {
+	want := kctwin.GenerateSpec{Name: "acme", Users: 100, Groups: 20, Roles: 10, Clients: 5, Events: 200, AdminEvents: 50, Seed: 1}
+	mine := kctwin.DefaultGenerateSpec()
+	if mine != want {
+		t.Fatalf("defaults %+v, want %+v", mine, want)
+	}
+	mine.Users, mine.Name = 1, "mine"
+	if got := kctwin.DefaultGenerateSpec(); got != want {
+		t.Fatalf("after a caller changed its copy, defaults are %+v", got)
+	}
+	if got, err := kctwin.ParseGenerateSpec(""); err != nil || got != want {
+		t.Fatalf("ParseGenerateSpec(\"\") = %+v, %v; want the defaults", got, err)
 	}
 }
 
@@ -207,5 +226,270 @@ func TestLoadArrayExport(t *testing.T) {
 	}
 	if !found {
 		t.Fatal("zed not loaded")
+	}
+}
+
+// exportFile is the part of a Keycloak realm export the import tests compare against.
+type exportFile struct {
+	Roles struct {
+		Realm  []exportRole            `json:"realm"`
+		Client map[string][]exportRole `json:"client"`
+	} `json:"roles"`
+	DefaultRole exportRole `json:"defaultRole"`
+	Clients     []struct {
+		ClientID string `json:"clientId"`
+		Secret   string `json:"secret"`
+	} `json:"clients"`
+	Users []struct {
+		Username               string              `json:"username"`
+		ServiceAccountClientID string              `json:"serviceAccountClientId"`
+		RealmRoles             []string            `json:"realmRoles"`
+		ClientRoles            map[string][]string `json:"clientRoles"`
+	} `json:"users"`
+}
+
+type exportRole struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// TestLoadKeycloak26Export loads a realm file shaped like "kc.sh export" output of
+// Keycloak 26: every built-in client and role declared with its own id, users holding
+// default-roles-<realm>, and service-account users holding realm-management roles.
+func TestLoadKeycloak26Export(t *testing.T) {
+	const path = "testdata/globex-realm.json"
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file exportFile
+	if err := json.Unmarshal(raw, &file); err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, kctwin.Version26, func(tw *kctwin.Twin) {
+		if err := tw.LoadFile(path); err != nil {
+			t.Fatal(err)
+		}
+	})
+	d, err := e.tw.DumpRealm("globex")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Every mapping in the file arrived, the built-in ones included.
+	users := map[string]kctwin.DumpUser{}
+	for _, u := range d.Users {
+		users[u.Username] = u
+	}
+	for _, fu := range file.Users {
+		u, ok := users[fu.Username]
+		if !ok {
+			t.Errorf("user %s not loaded", fu.Username)
+			continue
+		}
+		if u.ServiceAccountClientID != fu.ServiceAccountClientID {
+			t.Errorf("%s: service account of %q, file says %q", fu.Username, u.ServiceAccountClientID, fu.ServiceAccountClientID)
+		}
+		if !equalStrings(sortedCopy(u.RealmRoles), sortedCopy(fu.RealmRoles)) {
+			t.Errorf("%s: realm roles %v, file has %v", fu.Username, u.RealmRoles, fu.RealmRoles)
+		}
+		for cid, names := range fu.ClientRoles {
+			if !equalStrings(sortedCopy(u.ClientRoles[cid]), sortedCopy(names)) {
+				t.Errorf("%s: %s roles %v, file has %v", fu.Username, cid, u.ClientRoles[cid], names)
+			}
+		}
+	}
+
+	// Declared built-ins were merged, not duplicated: each role once, with the file's id,
+	// and composites listed once.
+	byID := map[string]kctwin.DumpRole{}
+	count := map[string]int{}
+	for _, r := range d.Roles {
+		byID[r.ID] = r
+		count[r.ClientID+"/"+r.Name]++
+	}
+	check := func(clientID string, fr exportRole) {
+		r, ok := byID[fr.ID]
+		if !ok || r.Name != fr.Name || r.ClientID != clientID {
+			t.Errorf("role %s/%s: id %s not kept (got %+v)", clientID, fr.Name, fr.ID, r)
+		}
+	}
+	for _, fr := range file.Roles.Realm {
+		check("", fr)
+	}
+	for cid, roles := range file.Roles.Client {
+		for _, fr := range roles {
+			check(cid, fr)
+		}
+	}
+	for k, n := range count {
+		if n != 1 {
+			t.Errorf("role %s exists %d times", k, n)
+		}
+	}
+	if n := len(file.Roles.Client["realm-management"]); n != 19 || count["realm-management/view-events"] != 1 {
+		t.Errorf("realm-management roles in the file: %d", n)
+	}
+	for _, r := range d.Roles {
+		seen := map[string]bool{}
+		for _, c := range r.Composites {
+			if seen[c] {
+				t.Errorf("role %s/%s lists composite %s twice", r.ClientID, r.Name, byID[c].Name)
+			}
+			seen[c] = true
+		}
+		if r.ID == file.DefaultRole.ID && len(r.Composites) != 4 {
+			t.Errorf("default role has %d composites, the file gives 4", len(r.Composites))
+		}
+	}
+
+	// The file's keycdc client is the poller, with the file's secret, and its service
+	// account's roles let it read the realm.
+	creds, err := e.tw.PollerCredentials("globex")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var secret string
+	for _, c := range file.Clients {
+		if c.ClientID == "keycdc" {
+			secret = c.Secret
+		}
+	}
+	if creds.ClientID != "keycdc" || creds.ClientSecret != secret {
+		t.Fatalf("poller credentials %+v, want keycdc with the file's secret", creds)
+	}
+	jwt, err := e.gc.LoginClient(e.ctx, creds.ClientID, creds.ClientSecret, "globex")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listed []struct {
+		ID       string `json:"id"`
+		Username string `json:"username"`
+	}
+	e.get("/admin/realms/globex/users", jwt.AccessToken, &listed)
+	if got := names(listed, func(u struct {
+		ID       string `json:"id"`
+		Username string `json:"username"`
+	}) string {
+		return u.Username
+	}); strings.Join(got, ",") != "dana,eli,fay" {
+		t.Fatalf("listed users %v", got)
+	}
+	var mapped []struct {
+		Name string `json:"name"`
+	}
+	e.get("/admin/realms/globex/users/"+listed[0].ID+"/role-mappings/realm", jwt.AccessToken, &mapped)
+	var mappedNames []string
+	for _, r := range mapped {
+		mappedNames = append(mappedNames, r.Name)
+	}
+	if strings.Join(sortedCopy(mappedNames), ",") != "controller,default-roles-globex" {
+		t.Fatalf("dana's realm role mappings %v", mappedNames)
+	}
+}
+
+// TestLoadResolvesBuiltinReferences: users, groups and roles may refer to the built-in
+// clients and roles of a realm without declaring them, as Keycloak creates those before it
+// imports the rest; a file declaring some of them gets the others added.
+func TestLoadResolvesBuiltinReferences(t *testing.T) {
+	cases := map[string]struct {
+		json string
+		user string   // a user to check
+		want []string // among its direct mappings ("role" or "client/role")
+	}{
+		"undeclared": {`{"realm":"r","users":[{"username":"x","realmRoles":["default-roles-r","offline_access"],
+			"clientRoles":{"realm-management":["view-users"],"account":["view-profile"]}}]}`,
+			"x", []string{"default-roles-r", "offline_access", "realm-management/view-users", "account/view-profile"}},
+		"partly declared realm-management": {`{"realm":"r",
+			"clients":[{"clientId":"realm-management","bearerOnly":true}],
+			"roles":{"client":{"realm-management":[{"name":"view-users","composites":{"client":{"realm-management":["query-users"]}}},{"name":"query-users"}]}},
+			"users":[{"username":"x","clientRoles":{"realm-management":["view-users","view-events"]}}]}`,
+			"x", []string{"realm-management/view-users", "realm-management/view-events"}},
+		"built-in client roles without the client": {`{"realm":"r",
+			"roles":{"client":{"account":[{"name":"view-profile"},{"name":"extra"}]}},
+			"users":[{"username":"x","clientRoles":{"account":["extra","manage-account"]}}]}`,
+			"x", []string{"account/extra", "account/manage-account"}},
+		"composite of a built-in": {`{"realm":"r",
+			"roles":{"realm":[{"name":"auditor","composites":{"client":{"realm-management":["view-events"]},"realm":["offline_access"]}}]},
+			"groups":[{"name":"ops","clientRoles":{"realm-management":["view-realm"]}}],
+			"users":[{"username":"x","realmRoles":["auditor"],"groups":["/ops"]}]}`,
+			"x", []string{"auditor"}},
+		"default role named but not declared": {`{"realm":"r","defaultRole":{"id":"d-1","name":"default-roles-r"},
+			"users":[{"username":"x","realmRoles":["default-roles-r"]}]}`,
+			"x", []string{"default-roles-r"}},
+		"service account of a file client": {`{"realm":"r",
+			"clients":[{"clientId":"svc","secret":"s3cret","serviceAccountsEnabled":true}],
+			"users":[{"username":"service-account-svc","serviceAccountClientId":"svc","realmRoles":["default-roles-r"],
+				"clientRoles":{"realm-management":["view-users","query-groups"]}}]}`,
+			"service-account-svc", []string{"default-roles-r", "realm-management/view-users", "realm-management/query-groups"}},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			tw, err := kctwin.New()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tw.Close()
+			if err := tw.Load(name+".json", []byte(c.json)); err != nil {
+				t.Fatal(err)
+			}
+			d, err := tw.DumpRealm("r")
+			if err != nil {
+				t.Fatal(err)
+			}
+			have := map[string]bool{}
+			for _, u := range d.Users {
+				if u.Username != c.user {
+					continue
+				}
+				for _, r := range u.RealmRoles {
+					have[r] = true
+				}
+				for cid, rs := range u.ClientRoles {
+					for _, r := range rs {
+						have[cid+"/"+r] = true
+					}
+				}
+			}
+			for _, w := range c.want {
+				if !have[w] {
+					t.Errorf("%s lacks %s (has %v)", c.user, w, have)
+				}
+			}
+			// Whatever the file declared, the realm ends with every built-in exactly once.
+			count := map[string]int{}
+			for _, r := range d.Roles {
+				count[r.ClientID+"/"+r.Name]++
+				if len(sortedCopy(r.Composites)) != len(slices.Compact(sortedCopy(r.Composites))) {
+					t.Errorf("role %s/%s lists a composite twice: %v", r.ClientID, r.Name, r.Composites)
+				}
+				if r.Name == "default-roles-r" && len(r.Composites) != 4 {
+					t.Errorf("default role has %d composites, want Keycloak's 4", len(r.Composites))
+				}
+			}
+			for _, k := range []string{"/default-roles-r", "/offline_access", "/uma_authorization", "realm-management/view-users",
+				"realm-management/view-events", "realm-management/realm-admin", "account/manage-account", "broker/read-token"} {
+				if count[k] != 1 {
+					t.Errorf("role %s exists %d times", k, count[k])
+				}
+			}
+		})
+	}
+
+	// References to roles that are neither declared nor built in are still refused, and a
+	// role declared twice in the file is still a duplicate.
+	for name, c := range map[string]struct{ json, want string }{
+		"ghost.json": {`{"realm":"r","users":[{"username":"x","clientRoles":{"realm-management":["view-everything"]}}]}`,
+			`ghost.json: $.users[0].clientRoles.realm-management[0]: unknown role "view-everything" of client "realm-management"`},
+		"twice.json": {`{"realm":"r","roles":{"client":{"realm-management":[{"name":"view-users"},{"name":"view-users"}]}}}`,
+			`twice.json: $.roles.client.realm-management[1].name: duplicate role "view-users"`},
+	} {
+		tw, err := kctwin.New()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tw.Load(name, []byte(c.json)); err == nil || err.Error() != c.want {
+			t.Errorf("%s: got %v, want %s", name, err, c.want)
+		}
 	}
 }

@@ -253,10 +253,10 @@ func (rc *rctx) usersJSON(users []*user, brief bool, withAccess bool) resp {
 	}
 	size := 2
 	for _, u := range users {
-		size += len(userPrefix(u, brief)) + len(access) + 2
+		size += len(rc.t.userPrefix(u, brief)) + len(access) + 2
 	}
-	bp := pageBufs.Get().(*[]byte)
-	b := (*bp)[:0]
+	bp := rc.t.bufs.get()
+	b := *bp
 	if cap(b) < size {
 		b = make([]byte, 0, size)
 	}
@@ -265,21 +265,36 @@ func (rc *rctx) usersJSON(users []*user, brief bool, withAccess bool) resp {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendUser(b, u, brief, access)
+		b = rc.t.appendUser(b, u, brief, access)
 	}
 	b = append(b, ']')
 	*bp = b
 	return resp{status: 200, body: b, pooled: bp}
 }
 
-var pageBufs = sync.Pool{New: func() any { return new([]byte) }}
+// bufPool recycles the buffers response bodies and user representations are built in.
+// Each Twin has its own, so that Twins in one process share nothing. The zero value is
+// ready to use.
+type bufPool struct{ p sync.Pool }
 
-// releaseBody returns a pooled response buffer; very large ones are left to the GC.
-func releaseBody(out resp) {
-	if out.pooled != nil && cap(*out.pooled) <= 4<<20 {
-		pageBufs.Put(out.pooled)
+// get returns an empty buffer.
+func (bp *bufPool) get() *[]byte {
+	if b, ok := bp.p.Get().(*[]byte); ok {
+		*b = (*b)[:0]
+		return b
+	}
+	return new([]byte)
+}
+
+// put takes a buffer back; very large ones are left to the GC.
+func (bp *bufPool) put(b *[]byte) {
+	if b != nil && cap(*b) <= 4<<20 {
+		bp.p.Put(b)
 	}
 }
+
+// releaseBody returns a pooled response buffer once the response is written.
+func (t *Twin) releaseBody(out resp) { t.bufs.put(out.pooled) }
 
 // GET /admin/realms/{realm}/users
 func (rc *rctx) getUsers() resp {
@@ -399,7 +414,7 @@ func (rc *rctx) getUser() resp {
 	if !ok {
 		return r
 	}
-	return rawJSON(200, appendUser(nil, u, false, accessJSON(rc.sess.perms, rc.t.v26())))
+	return rawJSON(200, rc.t.appendUser(nil, u, false, accessJSON(rc.sess.perms, rc.t.v26())))
 }
 
 // GET /admin/realms/{realm}/users/{id}/groups
@@ -1028,7 +1043,7 @@ func (rc *rctx) getServiceAccountUser() resp {
 	if !c.serviceAccounts || c.saUser == nil {
 		return badRequest("Service account not enabled for the client '" + c.clientID + "'")
 	}
-	return rawJSON(200, appendUser(nil, c.saUser, false, nil))
+	return rawJSON(200, rc.t.appendUser(nil, c.saUser, false, nil))
 }
 
 // GET /admin/realms/{realm}/clients/{id}/client-secret

@@ -43,6 +43,8 @@ func (t *Twin) routes() {
 		t.kcRoute(method+" "+path, mode, true, h)
 	}
 	t.kcRoute("POST /realms/{realm}/protocol/openid-connect/token", lockWrite, false, t.tokenEndpoint)
+	t.kcRoute("GET /realms/{realm}", lockRead, false, t.getPublicRealm)
+	t.kcRoute("GET /realms/{realm}/.well-known/openid-configuration", lockRead, false, t.getOIDCConfiguration)
 
 	r("GET", "/admin/realms", lockRead, (*rctx).getRealms)
 	r("GET", a, lockRead, (*rctx).getRealm)

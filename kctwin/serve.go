@@ -13,7 +13,7 @@ type rctx struct {
 	t     *Twin
 	r     *http.Request
 	route string
-	sess  *session // nil on the token endpoint
+	sess  *session // nil on the public endpoints (token, realm info, discovery)
 	realm *realm   // the {realm} of an Admin API path, when the route has one
 }
 
@@ -92,7 +92,9 @@ const (
 
 type handlerFunc func(rc *rctx) resp
 
-// kcRoute registers a Keycloak route. auth=false is only for the token endpoint.
+// kcRoute registers a Keycloak route. auth=false is for the public endpoints (token, realm
+// info, discovery), whose handlers look the realm up themselves: an unknown realm there is
+// "Realm does not exist", not the Admin API's "Realm not found.".
 func (t *Twin) kcRoute(pattern string, mode lockMode, auth bool, h handlerFunc) {
 	st := t.stats.route(pattern)
 	t.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
@@ -177,7 +179,7 @@ func (t *Twin) serveKC(w http.ResponseWriter, r *http.Request, route string, st 
 		}
 		out = h(rc)
 	}()
-	defer releaseBody(out)
+	defer t.releaseBody(out)
 	if plan.slow > 0 {
 		t.writeSlow(cw, r, out, plan.slow)
 		return

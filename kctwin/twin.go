@@ -35,6 +35,7 @@ type Twin struct {
 	tokens tokenStore
 	faults faultState
 	stats  statsTable
+	bufs   bufPool // response and user-representation buffers
 
 	hookMu sync.RWMutex
 	hook   func(route string, r *http.Request)
@@ -46,7 +47,7 @@ type Twin struct {
 	closed    chan struct{}
 	bg        sync.WaitGroup // background goroutines owned by the Twin
 
-	actMu    sync.Mutex
+	actMu    sync.Mutex // guards activity and orders StartActivity against Close
 	activity *activityRun
 }
 
@@ -250,7 +251,11 @@ func New(opts ...Option) (*Twin, error) {
 // releases hung responses, then waits for them. It does not close HTTP servers the Twin is
 // mounted on.
 func (t *Twin) Close() error {
+	// Under actMu, so that a concurrent StartActivity either sees the Twin closed or has
+	// registered its run for StopActivity to stop (see StartActivity).
+	t.actMu.Lock()
 	t.closeOnce.Do(func() { close(t.closed) })
+	t.actMu.Unlock()
 	t.StopActivity()
 	t.bg.Wait()
 	return nil

@@ -103,7 +103,7 @@ func appendAttrs(b []byte, attrs []attr) []byte {
 // (keycloak/keycloak: server-spi-private/src/main/java/org/keycloak/models/utils/
 // ModelToRepresentation.java). serviceAccountClientId is not part of either: only the
 // export path sets it (services/src/main/java/org/keycloak/exportimport/util/ExportUtils.java).
-func userPrefix(u *user, brief bool) []byte {
+func (t *Twin) userPrefix(u *user, brief bool) []byte {
 	p := &u.full
 	if brief {
 		p = &u.brief
@@ -111,8 +111,8 @@ func userPrefix(u *user, brief bool) []byte {
 	if c := p.Load(); c != nil {
 		return *c
 	}
-	sp := pageBufs.Get().(*[]byte)
-	b := append((*sp)[:0], `{"id":`...)
+	sp := t.bufs.get()
+	b := append(*sp, `{"id":`...)
 	b = appendJSONString(b, u.id)
 	b = appendStrField(b, "username", u.username)
 	if u.firstName != "" {
@@ -145,14 +145,14 @@ func userPrefix(u *user, brief bool) []byte {
 	c := make([]byte, len(b))
 	copy(c, b)
 	*sp = b
-	pageBufs.Put(sp)
+	t.bufs.put(sp)
 	p.Store(&c)
 	return c
 }
 
 // appendUser appends u's representation with the caller's access map.
-func appendUser(b []byte, u *user, brief bool, access []byte) []byte {
-	b = append(b, userPrefix(u, brief)...)
+func (t *Twin) appendUser(b []byte, u *user, brief bool, access []byte) []byte {
+	b = append(b, t.userPrefix(u, brief)...)
 	if access != nil {
 		b = append(b, access...)
 	}

@@ -126,7 +126,15 @@ type telemetry struct {
 	sdk    *sdkmetric.MeterProvider
 	srv    *http.Server
 	ln     net.Listener
+	mux    *http.ServeMux
 	health func() error
+}
+
+// handle serves h under pattern on the metrics address, when there is one.
+func (t *telemetry) handle(pattern string, h http.Handler) {
+	if t.mux != nil {
+		t.mux.Handle(pattern, h)
+	}
 }
 
 // startTelemetry starts the metrics endpoint. health reports why keycdc is unhealthy (nil
@@ -149,6 +157,7 @@ func startTelemetry(c *config, log *slog.Logger) (*telemetry, error) {
 	}
 	t.ln = ln
 	mux := http.NewServeMux()
+	t.mux = mux
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if t.health != nil {

@@ -100,11 +100,13 @@ type postgresSection struct {
 }
 
 type sinkSection struct {
-	GroupID       string        `yaml:"group_id" default:"keycdc-sink-postgres" doc:"Consumer group of the sink."`
+	GroupID       string        `yaml:"group_id" default:"keycdc-sink-postgres" doc:"Consumer group of the sink; its positions in the warehouse are stored under this name."`
 	BatchSize     int           `yaml:"batch_size" default:"5000" doc:"Records per warehouse transaction at most."`
 	BatchAge      time.Duration `yaml:"batch_age" default:"1s" doc:"How long records wait before the batch is written."`
-	DeadLetterMax int           `yaml:"dead_letter_limit" default:"1000" doc:"Stop the sink after this many records went to the dead-letter table (0: never stop)."`
+	DeadLetterMax int           `yaml:"dead_letter_limit" default:"1000" doc:"Stop the sink rather than let its group's rows in the dead-letter table exceed this (0: no limit); delete rows you have dealt with to go on."`
 	Schema        string        `yaml:"schema" default:"keycdc" doc:"PostgreSQL schema the sink writes to."`
+	StopTimeout   time.Duration `yaml:"stop_timeout" default:"10s" doc:"How long a graceful stop may spend finishing the batch in progress before rolling it back."`
+	InstanceID    string        `yaml:"instance_id" doc:"Static consumer-group membership (e.g. the pod name): a restarted sink gets its partitions back at once instead of after the session timeout."`
 }
 
 type metricsSection struct {
@@ -363,6 +365,9 @@ const (
 	needKafka
 	needRegistry
 	needPostgres
+	// needRealms is for commands that read keycdc's topics without talking to Keycloak
+	// (the sinks): keycloak.realms and sync.tables name the topics. needKeycloak implies it.
+	needRealms
 )
 
 // validate reports every problem of c for a subcommand with the given needs.
@@ -376,9 +381,6 @@ func (c *config) validate(need requirement) error {
 			bad("keycloak.url", "required (e.g. http://127.0.0.1:8080)")
 		} else if u, err := url.Parse(c.Keycloak.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			bad("keycloak.url", "%q is not an http(s) URL", c.Keycloak.URL)
-		}
-		if len(c.Keycloak.Realms) == 0 {
-			bad("keycloak.realms", "required: list the realms to poll")
 		}
 		if c.Keycloak.ClientID == "" {
 			bad("keycloak.client_id", "required")
@@ -394,13 +396,6 @@ func (c *config) validate(need requirement) error {
 		}
 		if c.Keycloak.RequestTimeout <= 0 {
 			bad("keycloak.request_timeout", "must be positive, got %v", c.Keycloak.RequestTimeout)
-		}
-		seen := map[string]bool{}
-		for _, r := range c.Keycloak.Realms {
-			if r == "" || seen[r] {
-				bad("keycloak.realms", "realm %q is empty or listed twice", r)
-			}
-			seen[r] = true
 		}
 		if c.Sync.StartDate != "" {
 			if _, err := time.Parse(time.DateOnly, c.Sync.StartDate); err != nil {
@@ -418,6 +413,18 @@ func (c *config) validate(need requirement) error {
 		}
 		if c.Sync.EventsOverlap < 0 {
 			bad("sync.events_overlap", "must not be negative, got %v", c.Sync.EventsOverlap)
+		}
+	}
+	if need&(needKeycloak|needRealms) != 0 {
+		if len(c.Keycloak.Realms) == 0 {
+			bad("keycloak.realms", "required: list the realms to poll")
+		}
+		seen := map[string]bool{}
+		for _, r := range c.Keycloak.Realms {
+			if r == "" || seen[r] {
+				bad("keycloak.realms", "realm %q is empty or listed twice", r)
+			}
+			seen[r] = true
 		}
 		if _, err := tablesOf(c.Sync.Tables); err != nil {
 			bad("sync.tables", "%v", err)
@@ -472,6 +479,18 @@ func (c *config) validate(need requirement) error {
 		}
 		if c.Sink.DeadLetterMax < 0 {
 			bad("sink.dead_letter_limit", "must not be negative, got %d", c.Sink.DeadLetterMax)
+		}
+		if c.Sink.GroupID == "" {
+			bad("sink.group_id", "required")
+		}
+		if c.Sink.BatchAge <= 0 {
+			bad("sink.batch_age", "must be positive, got %v", c.Sink.BatchAge)
+		}
+		if c.Sink.StopTimeout <= 0 {
+			bad("sink.stop_timeout", "must be positive, got %v", c.Sink.StopTimeout)
+		}
+		if c.Sink.Schema == "" || len(c.Sink.Schema) > 63 {
+			bad("sink.schema", "want a PostgreSQL schema name of 1 to 63 bytes, got %q", c.Sink.Schema)
 		}
 	}
 	switch c.Log.Level {

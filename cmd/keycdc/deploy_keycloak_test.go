@@ -49,6 +49,7 @@ type realmFile struct {
 	Users   []struct {
 		Username               string              `json:"username"`
 		ServiceAccountClientID string              `json:"serviceAccountClientId"`
+		RealmRoles             []string            `json:"realmRoles"`
 		ClientRoles            map[string][]string `json:"clientRoles"`
 	} `json:"users"`
 }
@@ -115,6 +116,11 @@ func TestDeployRealmFile(t *testing.T) {
 	for _, u := range r.Users {
 		if u.ServiceAccountClientID == "" {
 			humans++
+		}
+		// An import grants only the roles listed; Keycloak's own exports list the default
+		// role on every user, service accounts included.
+		if !slices.Contains(u.RealmRoles, "default-roles-"+r.Realm) {
+			t.Errorf("user %s lacks default-roles-%s", u.Username, r.Realm)
 		}
 	}
 	for _, role := range r.Roles.Realm {

@@ -39,7 +39,8 @@ func cmdDev(ctx context.Context, e env, args []string) error {
 	users := fs.Int("users", 3000, "users in the twin's demo realm")
 	activity := fs.String("activity", "events=5,changes=1", "the twin's live activity per second (events=N,changes=N; events=0,changes=0 for none)")
 	version := fs.String("keycloak-version", "26.2", "Keycloak version the twin emulates (26.2 or 25.0)")
-	metricsAddr := fs.String("metrics-addr", "127.0.0.1:9464", "address of /metrics and /healthz (empty: off)")
+	metricsAddr := fs.String("metrics-addr", "127.0.0.1:9464", "address of /metrics, /healthz and /tables (empty: off)")
+	dsn := fs.String("postgres-dsn", "", "load the topics into this PostgreSQL (default: a JSON file in the data directory)")
 	every := fs.Duration("progress", 5*time.Second, "how often to print progress")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -110,9 +111,22 @@ func cmdDev(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer p.close()
-	printBanner(e.stdout, c, twinURL, tel.addr(), *dir)
-	runErr := make(chan error, 1)
-	go func() { runErr <- p.run(ctx) }()
+
+	// 4. The sink, loading what the pipeline commits.
+	c.Postgres.DSN = secret(*dsn)
+	c.Sink.GroupID = "keycdc-dev-sink"
+	ds, err := newDevSink(ctx, c, *dir, log, tel)
+	if err != nil {
+		return err
+	}
+	defer ds.close()
+	printBanner(e.stdout, c, twinURL, tel.addr(), *dir, ds.where)
+
+	runCtx, stopAll := context.WithCancel(ctx)
+	defer stopAll()
+	runErr := make(chan error, 2)
+	go func() { runErr <- p.run(runCtx) }()
+	go func() { runErr <- ds.runner.Run(runCtx) }()
 
 	tick := time.NewTicker(*every)
 	defer tick.Stop()
@@ -120,12 +134,16 @@ func cmdDev(ctx context.Context, e env, args []string) error {
 	for {
 		select {
 		case err := <-runErr:
+			stopAll()
+			if err2 := <-runErr; err == nil {
+				err = err2
+			}
 			if err == nil {
 				fmt.Fprintln(e.stdout, "keycdc dev stopped; start it again to resume where it was.")
 			}
 			return err
 		case <-tick.C:
-			prog.print(e.stdout, p.statuses(), time.Now())
+			prog.print(e.stdout, p.statuses(), ds.rows, time.Now())
 		}
 	}
 }
@@ -259,7 +277,7 @@ func devAnchor(dir string) (time.Time, error) {
 	return t, os.WriteFile(p, []byte(t.Format(time.RFC3339Nano)+"\n"), 0o644)
 }
 
-func printBanner(w io.Writer, c *config, twinURL, metrics, dir string) {
+func printBanner(w io.Writer, c *config, twinURL, metrics, dir, sink string) {
 	realm := c.Keycloak.Realms[0]
 	user := topics.Name(c.Kafka.TopicPrefix, realm, schemas.User)
 	fmt.Fprintf(w, "keycdc dev: the pipeline runs on an embedded Kafka and schema registry.\n\n")
@@ -274,6 +292,10 @@ func printBanner(w io.Writer, c *config, twinURL, metrics, dir string) {
 	if metrics != "" {
 		fmt.Fprintf(w, "  Metrics           http://%s/metrics\n", metrics)
 	}
+	fmt.Fprintf(w, "  Sink              %s\n", sink)
+	if metrics != "" && c.Postgres.DSN == "" {
+		fmt.Fprintf(w, "  Query the sink    curl -s http://%s/tables/%s/user | head\n", metrics, realm)
+	}
 	fmt.Fprintf(w, "  Data              %s (delete it to start afresh)\n\n", dir)
 	fmt.Fprintf(w, "Topics are %s.%s.<table>. Read one in another terminal:\n", c.Kafka.TopicPrefix, realm)
 	fmt.Fprintf(w, "  kcat -b %s -X isolation.level=read_committed -C -t %s -e -s value=avro -r %s\n", c.Kafka.Brokers[0], user, c.SchemaRegistry.URL)
@@ -286,7 +308,7 @@ func printBanner(w io.Writer, c *config, twinURL, metrics, dir string) {
 // change since the last line, and how fresh the event topics are.
 type progress struct{ last map[string]int64 }
 
-func (pr *progress) print(w io.Writer, sts []poller.Status, now time.Time) {
+func (pr *progress) print(w io.Writer, sts []poller.Status, sinkRows func() (int, error), now time.Time) {
 	if pr.last == nil {
 		pr.last = map[string]int64{}
 	}
@@ -318,5 +340,10 @@ func (pr *progress) print(w io.Writer, sts []poller.Status, now time.Time) {
 			line += "; last error: " + st.LastError
 		}
 		fmt.Fprintln(w, line)
+	}
+	if sinkRows != nil {
+		if n, err := sinkRows(); err == nil {
+			fmt.Fprintf(w, "%s  sink: %d rows\n", now.Format("15:04:05"), n)
+		}
 	}
 }

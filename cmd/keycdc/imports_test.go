@@ -25,6 +25,7 @@ var allowedImports = map[string][]string{
 	"sinks":              {"schemas", "topics"},
 	"sinks/":             {"sinks", "schemas", "topics"},
 	"internal/expected":  {"kctwin", "schemas"},
+	"internal/pgtest":    {"schemas"},
 	"cmd/keycdc":         {""}, // anything
 }
 

@@ -46,6 +46,7 @@ func commands() map[string]command {
 		"status":  {summary: "show each realm's checkpoint and topics: keycdc status --config F", run: cmdStatus},
 		"schemas": {summary: "print the Avro schemas, or register them: keycdc schemas [--table T] [--register --config F]", run: cmdSchemas},
 		"twin":    {summary: "serve a Keycloak Admin API twin for tests and demos", run: cmdTwin},
+		"sink":    {summary: "load the topics into a warehouse: keycdc sink postgres --config F", run: cmdSink},
 	}
 }
 

@@ -110,7 +110,7 @@ func newPipeline(ctx context.Context, c *config, log *slog.Logger, tel *telemetr
 		return nil, fmt.Errorf("kafka: %w", err)
 	}
 	adm := kadm.NewClient(p.admin)
-	if err := reachable(ctx, c, adm); err != nil {
+	if err := reachable(ctx, c, base); err != nil {
 		return nil, err
 	}
 	specs := map[string]topics.Spec{topics.CheckpointTopic(c.Kafka.TopicPrefix): topics.CheckpointSpec(int16(c.Kafka.ReplicationFactor))}
@@ -180,16 +180,12 @@ func newPipeline(ctx context.Context, c *config, log *slog.Logger, tel *telemetr
 
 // reachable fails fast, with one line saying what to fix, when Kafka or Keycloak cannot be
 // reached or Keycloak refuses the credentials: better than retrying in the background.
-func reachable(ctx context.Context, c *config, adm *kadm.Client) error {
+func reachable(ctx context.Context, c *config, base []kgo.Opt) error {
+	if err := kafkaReachable(ctx, c, base); err != nil {
+		return err
+	}
 	kctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	if _, err := adm.BrokerMetadata(kctx); err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return fmt.Errorf("kafka: cannot reach brokers %s: %v; check kafka.brokers, kafka.tls and kafka.sasl, and that Kafka is running",
-			strings.Join(c.Kafka.Brokers, ","), err)
-	}
 	kc, err := keycloakClient(c, nil, keycloak.Retries(2, 200*time.Millisecond, time.Second))
 	if err != nil {
 		return err

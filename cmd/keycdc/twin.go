@@ -54,7 +54,7 @@ func cmdTwin(ctx context.Context, e env, args []string) error {
 		specs = append(specs, s)
 	}
 	if len(specs) == 0 && len(realmFiles) == 0 {
-		specs = append(specs, kctwin.DefaultGenerateSpec)
+		specs = append(specs, kctwin.DefaultGenerateSpec())
 	}
 	var act *kctwin.Activity
 	if *activity != "" {
