@@ -317,3 +317,30 @@ func TestConfigValidateReportsEveryField(t *testing.T) {
 		}
 	}
 }
+
+// Only Keycloak's own entity 404 counts as "not found": keycdc writes tombstones on it.
+func TestIsNotFoundOnlyForKeycloakEntity404(t *testing.T) {
+	for _, c := range []struct {
+		body string
+		want bool
+	}{
+		{`{"error":"User not found"}`, true},
+		{`{"error":"Could not find group by id"}`, true},
+		{`{"error":"Could not find role"}`, true},
+		{`{"error":"Could not find client"}`, true},
+		{`404 page not found`, false},                  // an ingress without a route
+		{`<html><body>Not Found</body></html>`, false}, // a proxy
+		{`{"error":"HTTP 404 Not Found"}`, false},      // an unknown path: a wrong base URL
+		{`{"error":"Realm not found."}`, false},        // the realm itself is gone: not a row's fate
+		{``, false},
+	} {
+		kc, desc := parseErrorBody([]byte(c.body))
+		err := &StatusError{Status: 404, KCError: kc, Description: desc}
+		if got := IsNotFound(err); got != c.want {
+			t.Errorf("404 %q: IsNotFound = %v, want %v", c.body, got, c.want)
+		}
+	}
+	if IsNotFound(&StatusError{Status: 500, KCError: "User not found"}) {
+		t.Error("a 500 taken for not found")
+	}
+}

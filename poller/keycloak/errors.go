@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -88,10 +89,22 @@ func (e *DecodeError) Error() string {
 
 func (e *DecodeError) Unwrap() error { return e.Err }
 
-// IsNotFound reports whether err is Keycloak's 404 for a missing entity.
+// IsNotFound reports whether err is Keycloak's own answer that the entity asked for does
+// not exist: a 404 with Keycloak's JSON error body naming the entity ("User not found",
+// "Could not find group by id", ...). keycdc writes tombstones on this answer, so anything
+// else that answers 404 — a proxy or ingress without a route ("404 page not found"), a
+// wrong base path ("HTTP 404 Not Found"), a realm that is gone ("Realm not found.") — is
+// not taken for it.
 func IsNotFound(err error) bool {
 	var s *StatusError
-	return errors.As(err, &s) && s.Status == http.StatusNotFound
+	if !errors.As(err, &s) || s.Status != http.StatusNotFound || s.KCError == "" {
+		return false
+	}
+	msg := strings.ToLower(s.KCError)
+	if strings.Contains(msg, "realm") || strings.HasPrefix(msg, "http 404") || msg == "not found" {
+		return false
+	}
+	return strings.Contains(msg, "not found") || strings.Contains(msg, "could not find")
 }
 
 // IsForbidden reports whether err is a 403.

@@ -111,7 +111,7 @@ func (s *Scanner) reconcile(ctx context.Context, d *differ, progress func(), tab
 		}
 	}
 	for u := range needRoles {
-		seed = append(seed, s.roleMappingsTask(u))
+		seed = append(seed, s.roleMappingsTask(u, gone))
 	}
 	for u, groups := range needGroups {
 		seed = append(seed, s.userGroupsTask(u, groups))
@@ -262,11 +262,11 @@ func (s *Scanner) lookupClientTask(id string) task {
 
 // roleMappingsTask replaces a user's realm and client role rows with the user's own,
 // complete list of direct mappings.
-func (s *Scanner) roleMappingsTask(userID string) task {
+func (s *Scanner) roleMappingsTask(userID string, gone *goneSet) task {
 	return func(ctx context.Context, w *worker) error {
 		m, err := s.kc.UserRoleMappings(ctx, s.realm, userID)
 		if keycloak.IsNotFound(err) {
-			return w.emit(ctx, frag{parts: userGoneParts(userID)})
+			return w.emit(ctx, frag{parts: userGoneParts(userID), fact: func(*Scanner) { gone.users[userID] = true }})
 		}
 		if err != nil {
 			return fmt.Errorf("role mappings of user %s: %w", userID, err)

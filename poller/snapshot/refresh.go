@@ -163,7 +163,7 @@ func (s *Scanner) Refresh(ctx context.Context, h *Hints, c committer) (Stats, er
 			seed = append(seed, s.lookupUserTask(id, gone))
 		}
 		if w&hintRoles != 0 && (s.wants(schemas.UserRealmRole) || s.wants(schemas.UserClientRole)) {
-			seed = append(seed, s.roleMappingsTask(id))
+			seed = append(seed, s.roleMappingsTask(id, gone))
 		}
 		if w&hintGroups != 0 && s.wants(schemas.GroupMember) {
 			seed = append(seed, s.userGroupsTask(id, nil))

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -332,5 +333,52 @@ func TestFirstScanUnderChurnSkipsNothing(t *testing.T) {
 			}
 			f.checkEqual(t, m.tables)
 		})
+	}
+}
+
+// A 404 from something in front of Keycloak (an ingress without a route) is not Keycloak
+// saying an entity is gone: a refresh or scan that meets one fails and writes no tombstone.
+func TestProxy404IsNoProofOfDeletion(t *testing.T) {
+	f := newFixture(t, "26.2", "name=acme,users=60,groups=12,roles=4,clients=2,events=0,admin-events=0,seed=5")
+	var proxy404 atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if proxy404.Load() && strings.HasPrefix(r.URL.Path, "/admin/") {
+			http.Error(w, "404 page not found", http.StatusNotFound)
+			return
+		}
+		f.twin.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	cred, _ := f.twin.PollerCredentials(f.realm)
+	kc, err := keycloak.New(&http.Client{Timeout: 10 * time.Second}, keycloak.Config{URL: srv.URL, ClientID: cred.ClientID,
+		ClientSecret: keycloak.Secret(cred.ClientSecret)}, keycloak.Retries(1, time.Millisecond, 5*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.kc = kc
+	m := newMemTopics(t)
+	s := f.scanner(t)
+	if _, err := s.Scan(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := f.twin.DumpRealm(f.realm)
+	var h Hints
+	for _, g := range d.Groups {
+		h.AdminEvent("UPDATE", "GROUP", "groups/"+g.ID)
+	}
+	h.AdminEvent("UPDATE", "USER", "users/"+d.Users[0].ID)
+	h.AdminEvent("CREATE", "GROUP_MEMBERSHIP", "users/"+d.Users[1].ID+"/groups/"+d.Groups[0].ID)
+	before := len(m.log)
+	proxy404.Store(true)
+	_, refreshErr := s.Refresh(context.Background(), &h, m)
+	_, scanErr := f.scanner(t).Scan(context.Background(), m)
+	proxy404.Store(false)
+	if refreshErr == nil || scanErr == nil {
+		t.Errorf("refresh err %v, scan err %v: a proxy's 404 went unnoticed", refreshErr, scanErr)
+	}
+	for _, c := range m.log[before:] {
+		if c.Value == nil {
+			t.Fatalf("tombstone in %s written on a proxy's 404", c.Table.Name())
+		}
 	}
 }
