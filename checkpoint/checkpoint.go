@@ -174,8 +174,9 @@ func (w *Writer) Fence(ctx context.Context) error {
 // (errors.Join) and every later Commit fails with them: the transaction's state is then
 // unknown, and only a new client (and Writer) can go on. pos must not be nil; recs may be
 // empty. If IsFenced(err), another instance has taken over the transactional ID: stop, do
-// not retry. After any other error the Writer can commit again, but the caller should
-// drop its in-memory state and restart from what Kafka holds.
+// not retry. After any other error the caller should drop its in-memory state, close the
+// client, and restart from what Kafka holds with a new client and Writer: a failed
+// transaction can leave the client's producer id unusable for good.
 //
 // Cancelling ctx aborts the transaction; the abort itself runs without ctx's
 // cancellation, bounded by the client's own request timeouts.
@@ -243,6 +244,12 @@ func (w *Writer) abort(ctx context.Context, cause error) error {
 
 // IsFenced reports whether err means that another producer with the same transactional
 // ID has taken over (it called Fence): this instance must stop, not retry.
+//
+// INVALID_PRODUCER_EPOCH counts as fencing although a coordinator that aborted a
+// timed-out transaction can answer it too: brokers answer it to a fenced producer's
+// produce requests, and restarting instead would let two instances take the realm from
+// each other in turn, forever. keycdc's transactions last seconds against a timeout of a
+// minute, so the other case means something is already badly wrong; stopping is safe.
 func IsFenced(err error) bool {
 	return errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch)
 }

@@ -120,9 +120,11 @@ func (c Config) Validate() error {
 
 // Kafka is what a Poller needs of Kafka, built by the caller.
 type Kafka struct {
-	// Producer is the realm's transactional producer: its kgo.TransactionalID identifies
-	// the realm (one per realm), which is how a second instance fences the first.
-	Producer *kgo.Client
+	// NewProducer returns a new transactional producer for the realm: its
+	// kgo.TransactionalID identifies the realm (one per realm), which is how a second
+	// instance fences the first. Every session gets a new one and closes it, because a
+	// producer whose transaction failed may be unusable for good (a fatal producer id).
+	NewProducer func() (*kgo.Client, error)
 	// NewConsumer returns a fresh consumer client (no group, no topics) for reading the
 	// checkpoint and table topics back; the Poller closes it.
 	NewConsumer func() (*kgo.Client, error)
@@ -176,8 +178,8 @@ func New(cfg Config, kc *keycloak.Client, k Kafka, codec framer, opts ...Option)
 	if err := cfg.Validate(); err != nil {
 		errs = append(errs, err)
 	}
-	if kc == nil || k.Producer == nil || k.NewConsumer == nil || codec == nil {
-		errs = append(errs, errors.New("poller: Keycloak client, producer, consumer factory and codec are required"))
+	if kc == nil || k.NewProducer == nil || k.NewConsumer == nil || codec == nil {
+		errs = append(errs, errors.New("poller: Keycloak client, producer and consumer factories and codec are required"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -268,7 +270,12 @@ func permanent(err error) bool {
 // session runs from start-up state to the first error (or the end of a Once cycle).
 // progressed reports whether anything was committed.
 func (p *Poller) session(ctx context.Context) (progressed bool, err error) {
-	w, err := checkpoint.NewWriter(p.kafka.Producer, p.checkpoint, p.cfg.Realm)
+	prod, err := p.kafka.NewProducer()
+	if err != nil {
+		return false, fmt.Errorf("kafka producer: %w", err)
+	}
+	defer prod.Close()
+	w, err := checkpoint.NewWriter(prod, p.checkpoint, p.cfg.Realm)
 	if err != nil {
 		return false, err
 	}

@@ -29,8 +29,11 @@ func TestFaultsStillConverge(t *testing.T) {
 				kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Err: kerr.NotLeaderForPartition, Count: 1},
 				kfake.Fault{Keys: []kmsg.Key{kmsg.EndTxn}, Err: kerr.CoordinatorLoadInProgress, Count: 2, TopLevel: true},
 			)
-			// A produce error that fails the transaction: the session restarts from Kafka.
-			fatal := s.kafka.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Err: kerr.MessageTooLarge, Count: 1})
+			// A produce error that fails the transaction, and a commit refused in a way that
+			// leaves the producer id unusable: each session restarts from Kafka with a new
+			// producer.
+			fatal := s.kafka.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Err: kerr.MessageTooLarge, Count: 1},
+				kfake.Fault{Keys: []kmsg.Key{kmsg.EndTxn}, Err: kerr.InvalidTxnState, Count: 1, TopLevel: true})
 
 			stop := s.start(cfg)
 			time.Sleep(300 * time.Millisecond)
@@ -53,7 +56,7 @@ func TestFaultsStillConverge(t *testing.T) {
 					}
 				}
 			}
-			if faulted == 0 || retriable.Hits() == 0 || fatal.Hits() == 0 {
+			if faulted == 0 || retriable.Hits() == 0 || fatal.Hits() < 2 {
 				t.Fatalf("faults did not happen: keycloak %d, kafka retriable %d, kafka fatal %d", faulted, retriable.Hits(), fatal.Hits())
 			}
 			if !strings.Contains(logs, "restarting from the last checkpoint") {

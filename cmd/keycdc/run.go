@@ -52,12 +52,11 @@ func cmdRun(ctx context.Context, e env, args []string) error {
 
 // pipeline is keycdc run: one poller per realm, sharing a Keycloak client and a codec.
 type pipeline struct {
-	cfg       *config
-	log       *slog.Logger
-	once      bool
-	pollers   []*poller.Poller
-	producers []*kgo.Client
-	admin     *kgo.Client
+	cfg     *config
+	log     *slog.Logger
+	once    bool
+	pollers []*poller.Poller
+	admin   *kgo.Client
 	// metricsAddr is where /metrics and /healthz are served ("" when disabled).
 	metricsAddr string
 	started     time.Time
@@ -148,16 +147,12 @@ func newPipeline(ctx context.Context, c *config, log *slog.Logger, tel *telemetr
 		start, _ = time.Parse(time.DateOnly, c.Sync.StartDate)
 	}
 	for _, realm := range c.Keycloak.Realms {
-		prod, err := kgo.NewClient(append(append([]kgo.Opt{}, base...),
+		producerOpts := append(append([]kgo.Opt{}, base...),
 			kgo.TransactionalID(transactionalID(c.Kafka.TopicPrefix, realm)),
 			kgo.TransactionTimeout(c.Kafka.TxTimeout),
 			kgo.ProducerBatchCompression(compression(c.Kafka.Compression)),
 			kgo.ProducerBatchMaxBytes(8<<20),
-		)...)
-		if err != nil {
-			return nil, fmt.Errorf("kafka producer: %w", err)
-		}
-		p.producers = append(p.producers, prod)
+		)
 		consumerOpts := append(append([]kgo.Opt{}, base...), topics.ReplayOpts()...)
 		pl, err := poller.New(poller.Config{
 			Realm: realm, TopicPrefix: c.Kafka.TopicPrefix, PollInterval: c.Sync.PollInterval,
@@ -165,7 +160,10 @@ func newPipeline(ctx context.Context, c *config, log *slog.Logger, tel *telemetr
 			EventsOverlap: c.Sync.EventsOverlap, PageSize: c.Keycloak.PageSize, Concurrency: c.Keycloak.Concurrency,
 			MaxBatch: c.Kafka.MaxTxRecords, MaxBatchAge: c.Sync.MaxBatchAge,
 			KeepOwnClientLogins: c.Sync.KeepOwnLogins, AdminEventRepresentations: c.Sync.AdminRepresentation,
-		}, kc, poller.Kafka{Producer: prod, NewConsumer: func() (*kgo.Client, error) { return kgo.NewClient(consumerOpts...) }},
+		}, kc, poller.Kafka{
+			NewProducer: func() (*kgo.Client, error) { return kgo.NewClient(producerOpts...) },
+			NewConsumer: func() (*kgo.Client, error) { return kgo.NewClient(consumerOpts...) },
+		},
 			codec, poller.Logger(log), poller.MeterProvider(tel.mp))
 		if err != nil {
 			return nil, err
@@ -265,9 +263,6 @@ func (p *pipeline) statuses() []poller.Status {
 }
 
 func (p *pipeline) close() {
-	for _, c := range p.producers {
-		c.Close()
-	}
 	if p.admin != nil {
 		p.admin.Close()
 	}
