@@ -78,6 +78,9 @@ type Status struct {
 	LastFullScan         time.Time
 	EventsWatermark      time.Time
 	AdminEventsWatermark time.Time
+	// LastProgress is when the realm last moved forward: a commit, a completed cycle, or a
+	// running scan applying what it read.
+	LastProgress time.Time
 	// EventsCaughtUp and AdminEventsCaughtUp are the start times of the last polls that
 	// read every event up to then.
 	EventsCaughtUp      time.Time
@@ -90,6 +93,9 @@ func (p *Poller) Status() Status {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	s := p.status
+	if ms := p.progress.Load(); ms > 0 {
+		s.LastProgress = time.UnixMilli(ms)
+	}
 	s.Records = make(map[string]int64, len(p.status.Records))
 	for k, v := range p.status.Records {
 		s.Records[k] = v
@@ -117,12 +123,14 @@ func (p *Poller) setCaughtUp(k events.Kind, t time.Time) {
 	})
 }
 func (p *Poller) setCycle() {
+	p.progress.Store(p.now().UnixMilli())
 	p.update(func(s *Status) { s.LastCycle = p.now(); s.LastError = "" })
 }
 func (p *Poller) setScan() {
 	p.update(func(s *Status) { s.LastFullScan = p.now() })
 }
 func (p *Poller) setCommitted(changes []schemas.Change) {
+	p.progress.Store(p.now().UnixMilli())
 	p.update(func(s *Status) {
 		for _, c := range changes {
 			s.Records[c.Table.Name()]++

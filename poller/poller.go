@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sethvargo/go-retry"
@@ -168,6 +169,9 @@ type Poller struct {
 
 	mu     sync.Mutex
 	status Status
+	// progress is when the realm last moved forward (epoch ms): a commit, a cycle, or a
+	// scan applying what it read. Written from the scan's diff loop, hence atomic.
+	progress atomic.Int64
 }
 
 // New validates cfg and returns a Poller. The codec must have the realm's topics
@@ -312,8 +316,6 @@ type state struct {
 	userEv  *events.Stream
 	adminEv *events.Stream
 	commits int
-	// rescan asks for a full scan in the next cycle.
-	rescan bool
 }
 
 // restore loads the checkpoint and rebuilds the scanner's image from the table topics.
@@ -334,6 +336,7 @@ func (p *Poller) restore(ctx context.Context) (*state, error) {
 	}
 	sc, err := snapshot.New(p.kc, p.cfg.Realm, snapshot.PageSize(p.cfg.PageSize), snapshot.Concurrency(p.cfg.Concurrency),
 		snapshot.MaxBatch(p.cfg.MaxBatch), snapshot.MaxBatchAge(p.cfg.MaxBatchAge), snapshot.Logger(p.log),
+		snapshot.OnProgress(func() { p.progress.Store(p.now().UnixMilli()) }),
 		snapshot.Only(p.cfg.Tables...))
 	if err != nil {
 		return nil, err
@@ -397,7 +400,7 @@ func (p *Poller) cycle(ctx context.Context, st *state) error {
 		trace.WithAttributes(attribute.String("realm", p.cfg.Realm)))
 	defer span.End()
 	now := p.now()
-	if p.cfg.Once || st.rescan || st.pos.LastFullScan == 0 || now.Sub(time.UnixMilli(st.pos.LastFullScan)) >= p.cfg.FullScanInterval {
+	if p.cfg.Once || st.pos.Rescan || st.pos.LastFullScan == 0 || now.Sub(time.UnixMilli(st.pos.LastFullScan)) >= p.cfg.FullScanInterval {
 		if err := p.fullScan(ctx, st, now); err != nil {
 			span.RecordError(err)
 			return err
@@ -412,17 +415,17 @@ func (p *Poller) cycle(ctx context.Context, st *state) error {
 }
 
 func (p *Poller) fullScan(ctx context.Context, st *state, started time.Time) error {
-	next := st.pos
-	next.LastFullScan = started.UnixMilli()
 	c := &commitFn{p: p, st: st, pos: func() Position { return st.pos }}
-	st.rescan = false
 	stats, err := st.scanner.Scan(ctx, c)
 	if err != nil {
 		return fmt.Errorf("full scan of realm %q: %w", p.cfg.Realm, err)
 	}
-	p.noteUncertain(st, stats.Uncertain)
 	p.m.scans.Add(ctx, 1, metric.WithAttributes(p.m.realm))
-	// Record the scan in the checkpoint (with nothing else when the realm was quiet).
+	// Record the scan in the checkpoint (with nothing else when the realm was quiet); an
+	// uncertain scan asks for another one.
+	next := st.pos
+	next.LastFullScan = started.UnixMilli()
+	next.Rescan = p.uncertain(stats.Uncertain)
 	if err := p.commit(ctx, st, nil, next); err != nil {
 		return err
 	}
@@ -441,16 +444,19 @@ func (p *Poller) pollEvents(ctx context.Context, st *state) error {
 		if s.Kind() == events.Admin {
 			from = st.pos.AdminEvents
 		}
-		started := p.now()
+		started, dropped := p.now(), s.Dropped()
 		_, err := s.Poll(ctx, from, p.cfg.Start, func(ctx context.Context, b events.Batch) error {
 			var h snapshot.Hints
+			// Events from before the last full scan need no refresh: the scan read what they
+			// changed. The overlap allows for Keycloak's clock running behind keycdc's.
+			since := st.pos.LastFullScan - p.cfg.EventsOverlap.Milliseconds()
 			for _, e := range b.Users {
-				if e.Error == nil && e.UserID != nil && e.Time >= st.pos.LastFullScan {
+				if e.Error == nil && e.UserID != nil && e.Time >= since {
 					h.UserEvent(e.Type, *e.UserID)
 				}
 			}
 			for _, e := range b.Admins {
-				if e.Error == nil && e.ResourcePath != nil && e.Time >= st.pos.LastFullScan {
+				if e.Error == nil && e.ResourcePath != nil && e.Time >= since {
 					h.AdminEvent(e.OperationType, e.ResourceType, *e.ResourcePath)
 				}
 			}
@@ -460,7 +466,9 @@ func (p *Poller) pollEvents(ctx context.Context, st *state) error {
 				if err != nil {
 					return fmt.Errorf("refresh entities named by %s: %w", s.Kind(), err)
 				}
-				p.noteUncertain(st, stats.Uncertain)
+				if p.uncertain(stats.Uncertain) {
+					st.pos.Rescan = true // committed with this batch's position
+				}
 			}
 			next := st.pos
 			if s.Kind() == events.Admin {
@@ -481,19 +489,24 @@ func (p *Poller) pollEvents(ctx context.Context, st *state) error {
 		if err != nil {
 			return err
 		}
+		if n := s.Dropped() - dropped; n > 0 {
+			p.log.Warn("more events in the overlap window than a checkpoint holds: the window shrank for this burst",
+				"realm", p.cfg.Realm, "kind", s.Kind().String(), "ids_left_out", n)
+		}
 		p.setCaughtUp(s.Kind(), started)
 	}
 	return nil
 }
 
-// noteUncertain schedules a full scan for the next cycle when listings kept shifting while
-// read, so that rows they may have hidden do not wait for the full-scan interval.
-func (p *Poller) noteUncertain(st *state, listings []string) {
-	if len(listings) > 0 {
-		st.rescan = true
-		p.log.Warn("listings kept changing while read; scanning the realm again next cycle", "realm", p.cfg.Realm,
-			"listings", strings.Join(listings, "; "))
+// uncertain reports (and logs) listings that kept shifting while read: the next cycle must
+// be a full scan, so that rows they may have hidden do not wait for the full-scan interval.
+func (p *Poller) uncertain(listings []string) bool {
+	if len(listings) == 0 {
+		return false
 	}
+	p.log.Warn("listings kept changing while read; scanning the realm again next cycle", "realm", p.cfg.Realm,
+		"listings", strings.Join(listings, "; "))
+	return true
 }
 
 // needsHints: admin events are read even when the admin_event table is not written,

@@ -20,6 +20,9 @@ type Position struct {
 	Events       events.Position `json:"events"`
 	AdminEvents  events.Position `json:"admin_events"`
 	LastFullScan int64           `json:"last_full_scan,omitempty"` // epoch ms when it started
+	// Rescan asks for a full scan at the next cycle: a listing kept shifting while it was
+	// read, so rows it hid may be missing. It survives restarts.
+	Rescan bool `json:"rescan,omitempty"`
 }
 
 func (p Position) encode() (checkpoint.Position, error) {

@@ -62,8 +62,8 @@ type pipeline struct {
 	started     time.Time
 }
 
-// stallAfter is how long a realm may go without a complete cycle before /healthz reports
-// it: long enough for a full scan of a large realm, short enough to catch a stuck loop.
+// stallAfter is how long a realm may go without progress before /healthz reports it:
+// longer than the slowest single request with its retries, short enough to catch a stuck loop.
 func (p *pipeline) stallAfter() time.Duration {
 	return 5*time.Minute + 10*p.cfg.Sync.PollInterval
 }
@@ -232,8 +232,9 @@ func (p *pipeline) run(ctx context.Context) error {
 }
 
 // health is unhealthy while any realm's last session failed and no cycle has succeeded
-// since, or when a realm has completed no cycle for longer than stallAfter (a loop stuck on
-// something that never errors).
+// since, or when a realm has not moved forward — no commit, no completed cycle, no page of a
+// running scan applied — for longer than stallAfter (a loop stuck on something that never
+// errors). A long first scan of a large realm is progress, not a stall.
 func (p *pipeline) health() error {
 	var bad []string
 	stall := p.stallAfter()
@@ -243,8 +244,8 @@ func (p *pipeline) health() error {
 		switch {
 		case st.LastError != "":
 			bad = append(bad, fmt.Sprintf("realm %s: %s", st.Realm, st.LastError))
-		case now.Sub(p.started) > stall && now.Sub(st.LastCycle) > stall:
-			bad = append(bad, fmt.Sprintf("realm %s: no complete cycle for %v", st.Realm, stall))
+		case now.Sub(p.started) > stall && now.Sub(st.LastProgress) > stall:
+			bad = append(bad, fmt.Sprintf("realm %s: no progress for %v", st.Realm, stall))
 		}
 	}
 	if len(bad) > 0 {

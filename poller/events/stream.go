@@ -2,9 +2,14 @@ package events
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -43,8 +48,62 @@ func (k Kind) Table() *schemas.Table {
 // re-reading the overlap window writes nothing twice. The zero Position starts at the
 // stream's start time.
 type Position struct {
-	Watermark int64    `json:"watermark,omitempty"` // epoch milliseconds
-	Seen      []string `json:"seen,omitempty"`
+	Watermark int64 `json:"watermark,omitempty"` // epoch milliseconds
+	Seen      Seen  `json:"seen,omitempty"`
+}
+
+// Seen is a set of event ids kept as 64-bit FNV-1a hashes: 8 bytes an id whatever its
+// length, so that the checkpoint stays small when many events fall in the overlap window.
+// In JSON it is one base64 string of the sorted hashes (big-endian). A JSON array of id
+// strings is read too.
+type Seen []uint64
+
+func idHash(id string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(id))
+	return h.Sum64()
+}
+
+// Has reports whether the set holds id.
+func (s Seen) Has(id string) bool {
+	h := idHash(id)
+	_, ok := slices.BinarySearch(s, h)
+	return ok
+}
+
+func (s Seen) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 8*len(s))
+	for i, h := range s {
+		binary.BigEndian.PutUint64(b[8*i:], h)
+	}
+	return json.Marshal(base64.StdEncoding.EncodeToString(b))
+}
+
+func (s *Seen) UnmarshalJSON(data []byte) error {
+	var str string
+	if err := json.Unmarshal(data, &str); err == nil {
+		b, err := base64.StdEncoding.DecodeString(str)
+		if err != nil || len(b)%8 != 0 {
+			return fmt.Errorf("events position: seen is not a list of 64-bit hashes")
+		}
+		out := make(Seen, len(b)/8)
+		for i := range out {
+			out[i] = binary.BigEndian.Uint64(b[8*i:])
+		}
+		*s = out
+		return nil
+	}
+	var ids []string
+	if err := json.Unmarshal(data, &ids); err != nil {
+		return fmt.Errorf("events position: seen: %w", err)
+	}
+	out := make(Seen, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, idHash(id))
+	}
+	slices.Sort(out)
+	*s = out
+	return nil
 }
 
 // Batch is a bounded chunk of new events in time order, with the position that covers
@@ -102,6 +161,9 @@ type Stream struct {
 
 	// epoch is nil until the server's generation is known.
 	epoch *bool
+	// dropped counts ids left out of positions because the overlap window held more
+	// events than a checkpoint can (see maxSeen).
+	dropped int
 }
 
 // New returns a Stream of kind events in realm.
@@ -125,6 +187,11 @@ func New(kc source, realm string, kind Kind, opts ...Option) (*Stream, error) {
 	}
 	return s, errors.Join(errs...)
 }
+
+// Dropped returns how many event ids were left out of positions because a burst put more
+// events in the overlap window than a checkpoint can hold; such events could be written
+// again if they were read again within the window. The poller logs it when it grows.
+func (s *Stream) Dropped() int { return s.dropped }
 
 // Kind returns the kind of events s reads.
 func (s *Stream) Kind() Kind { return s.kind }
@@ -159,9 +226,9 @@ func (s *Stream) Poll(ctx context.Context, pos Position, start time.Time, emit f
 		s.epoch = &epoch
 	}
 	w := &writer{s: s, pos: pos, emit: emit}
-	w.seen = make(map[string]int64, len(pos.Seen))
-	for _, id := range pos.Seen {
-		w.seen[id] = pos.Watermark
+	w.seen = make(map[uint64]int64, len(pos.Seen))
+	for _, h := range pos.Seen {
+		w.seen[h] = pos.Watermark
 	}
 	lo := start.UnixMilli()
 	if pos.Watermark != 0 {

@@ -2,9 +2,12 @@ package events
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
 	"time"
 
@@ -262,5 +265,42 @@ func TestSyntheticIDsAreDeterministicUUIDs(t *testing.T) {
 	}
 	if len(a) != 36 || a[14] != '5' {
 		t.Fatalf("%s is not a version-5 UUID", a)
+	}
+}
+
+// A burst of events in the overlap window costs 8 bytes of checkpoint per event, and a
+// position written by an older keycdc (ids as strings) still reads.
+func TestPositionStaysSmallUnderABurst(t *testing.T) {
+	f := newFixture(t, "26.2", 0, 0)
+	f.now = f.now.Add(time.Minute)
+	base := f.now.UnixMilli() - 20_000
+	const n = 20_000
+	for i := 0; i < n; i++ {
+		if _, err := f.twin.InjectEvent(f.realm, kctwin.Event{Time: base + int64(i), Type: "LOGIN_ERROR",
+			UserID: fmt.Sprintf("u%d", i%50), ClientID: "app", IPAddress: "10.0.0.1", Error: "invalid_user_credentials"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := f.stream(t, User, PageSize(500), MaxBatch(5000))
+	largest := 0
+	pos, err := s.Poll(context.Background(), Position{}, f.now.Add(-time.Hour), func(_ context.Context, b Batch) error {
+		raw, _ := json.Marshal(b.Position)
+		largest = max(largest, len(raw))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pos.Seen) < n/2 || largest > 12*n {
+		t.Fatalf("position holds %d ids in %d bytes", len(pos.Seen), largest)
+	}
+	var back Position
+	raw, _ := json.Marshal(pos)
+	if err := json.Unmarshal(raw, &back); err != nil || !slices.Equal(back.Seen, pos.Seen) {
+		t.Fatalf("position does not round-trip: %v", err)
+	}
+	var legacy Position
+	if err := json.Unmarshal([]byte(`{"watermark":5,"seen":["a","b"]}`), &legacy); err != nil || !legacy.Seen.Has("a") || legacy.Seen.Has("c") {
+		t.Fatalf("legacy position: %v %v", legacy, err)
 	}
 }

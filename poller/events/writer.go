@@ -5,12 +5,16 @@ import (
 	"slices"
 )
 
+// maxSeen bounds the ids a position holds: 500,000 hashes are 4 MB (5.3 MB in base64),
+// within the checkpoint topic's 8 MiB records.
+const maxSeen = 500_000
+
 // writer deduplicates records, groups them into batches and tracks the position.
 type writer struct {
 	s       *Stream
 	pos     Position // the position of the last batch emitted (or the starting one)
 	emit    func(context.Context, Batch) error
-	seen    map[string]int64 // id → event time (the watermark, for ids loaded from pos)
+	seen    map[uint64]int64 // id hash → event time (the watermark, for ids loaded from pos)
 	pending []record
 	wm      int64 // watermark after pending
 }
@@ -20,13 +24,14 @@ func (w *writer) watermark() int64 { return max(w.wm, w.pos.Watermark) }
 // add takes records in time order.
 func (w *writer) add(ctx context.Context, recs []record) error {
 	for _, r := range recs {
-		if _, dup := w.seen[r.id]; dup {
+		h := idHash(r.id)
+		if _, dup := w.seen[h]; dup {
 			continue
 		}
 		if w.s.isOwnLogin(r) {
 			continue
 		}
-		w.seen[r.id] = r.time
+		w.seen[h] = r.time
 		w.wm = max(w.wm, r.time)
 		w.pending = append(w.pending, r)
 		if len(w.pending) >= w.s.maxBatch {
@@ -52,13 +57,30 @@ func (w *writer) flush(ctx context.Context) error {
 		return nil
 	}
 	floor := wm - w.s.overlap.Milliseconds()
-	next := Position{Watermark: wm}
-	for id, t := range w.seen {
-		if t >= floor {
-			next.Seen = append(next.Seen, id)
-		} else {
-			delete(w.seen, id)
+	for h, t := range w.seen {
+		if t < floor {
+			delete(w.seen, h)
 		}
+	}
+	if len(w.seen) > maxSeen {
+		// More events in the overlap window than a checkpoint can hold: keep the newest, so
+		// the window shrinks for this burst instead of the checkpoint outgrowing Kafka.
+		times := make([]int64, 0, len(w.seen))
+		for _, t := range w.seen {
+			times = append(times, t)
+		}
+		slices.Sort(times)
+		cut := times[len(times)-maxSeen]
+		for h, t := range w.seen {
+			if t < cut && len(w.seen) > maxSeen {
+				delete(w.seen, h)
+				w.s.dropped++
+			}
+		}
+	}
+	next := Position{Watermark: wm, Seen: make(Seen, 0, len(w.seen))}
+	for h := range w.seen {
+		next.Seen = append(next.Seen, h)
 	}
 	slices.Sort(next.Seen)
 	b := Batch{Position: next}

@@ -68,6 +68,11 @@ func MaxBatchAge(d time.Duration) Option { return func(s *Scanner) { s.maxAge = 
 // Logger receives progress lines during long scans. Default: discard.
 func Logger(l *slog.Logger) Option { return func(s *Scanner) { s.log = l } }
 
+// OnProgress is called from the diff loop whenever a fetched fragment has been applied, so
+// that a caller can tell a long scan that advances from one that is stuck. It must be
+// cheap. Default: none.
+func OnProgress(f func()) Option { return func(s *Scanner) { s.onProgress = f } }
+
 // Only restricts the scanner to the named tables (sync.tables). Default: all.
 func Only(tables ...*schemas.Table) Option {
 	return func(s *Scanner) {
@@ -93,6 +98,8 @@ type Scanner struct {
 	maxAge   time.Duration
 	log      *slog.Logger
 	only     map[string]bool
+	// onProgress, when set, is called after every applied fragment.
+	onProgress func()
 
 	img *image
 	// defs is what the last definitions pass learnt (clients, roles, service accounts).
@@ -255,6 +262,9 @@ func (d *differ) markChanged(t *schemas.Table, key []byte) {
 }
 
 func (d *differ) apply(ctx context.Context, f frag) error {
+	if d.s.onProgress != nil {
+		d.s.onProgress()
+	}
 	if f.fact != nil {
 		f.fact(d.s)
 	}
