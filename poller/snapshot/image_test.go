@@ -269,3 +269,29 @@ func TestImageMatchesMapModel(t *testing.T) {
 		}
 	}
 }
+
+// groupParent reads what the current schema writes (and, by the append-only rule, what
+// every version writes).
+func TestGroupParentWithoutTheSchema(t *testing.T) {
+	p := "parent-1"
+	for _, row := range []schemas.GroupRow{
+		{ID: "g1", Name: "Engineering", Path: "/Engineering"},
+		{ID: "g2", Name: "web", Path: "/Engineering/web", ParentID: &p, Description: &p},
+	} {
+		c, err := schemas.Group.Upsert(row.Key(), &row)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, parent, err := groupParent(c.Value)
+		want := ""
+		if row.ParentID != nil {
+			want = *row.ParentID
+		}
+		if err != nil || id != row.ID || parent != want {
+			t.Fatalf("groupParent = %q %q %v, want %q %q", id, parent, err, row.ID, want)
+		}
+	}
+	if _, _, err := groupParent([]byte{0x7f}); err == nil {
+		t.Fatal("garbage accepted")
+	}
+}

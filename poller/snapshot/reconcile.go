@@ -22,19 +22,35 @@ func (s *Scanner) reconcile(ctx context.Context, d *differ, progress func(), tab
 
 	// Round one: entities.
 	var seed []task
+	seen := map[string]bool{}
 	collect := func(t *schemas.Table, mk func(id string) task) {
 		if !in[t.Name()] {
 			return
 		}
-		seen := map[string]bool{}
 		s.img.unseen(t.Name(), func(owner string, _ []byte) {
-			if !seen[owner] {
-				seen[owner] = true
+			if !seen[t.Name()+"/"+owner] {
+				seen[t.Name()+"/"+owner] = true
 				seed = append(seed, mk(owner))
 			}
 		})
 	}
-	collect(schemas.User, func(id string) task { return s.lookupUserTask(id, gone) })
+	// A user's rows in user, user_attribute and user_required_action all come from its
+	// representation: a user none of them saw is looked up once, whichever are written.
+	lookupUser := func(id string) task { return s.lookupUserTask(id, gone) }
+	userOwner := func(t *schemas.Table) {
+		if !in[t.Name()] {
+			return
+		}
+		s.img.unseen(t.Name(), func(owner string, _ []byte) {
+			if !seen["user/"+owner] {
+				seen["user/"+owner] = true
+				seed = append(seed, lookupUser(owner))
+			}
+		})
+	}
+	userOwner(schemas.User)
+	userOwner(schemas.UserAttribute)
+	userOwner(schemas.UserRequiredAction)
 	collect(schemas.Group, func(id string) task { return s.lookupGroupTask(id, gone) })
 	collect(schemas.Role, func(id string) task { return s.lookupRoleTask(id, gone) })
 	collect(schemas.Client, func(id string) task { return s.lookupClientTask(id) })

@@ -211,6 +211,10 @@ func (s *Scanner) Refresh(ctx context.Context, h *Hints, c committer) (Stats, er
 // definitionsRefresh re-reads clients and roles, reconciles those tables, moves role
 // mappings of renamed roles, and drops mappings of roles that no longer exist.
 func (s *Scanner) definitionsRefresh(ctx context.Context, d *differ, h *Hints) error {
+	var before map[string]string // service-account user → clientId, as last known
+	if s.defs != nil {
+		before = s.defs.saUser
+	}
 	s.img.gen++
 	if err := s.definitionsPass(ctx, d, nil); err != nil {
 		return err
@@ -275,10 +279,17 @@ func (s *Scanner) definitionsRefresh(ctx context.Context, d *differ, h *Hints) e
 			return err
 		}
 	}
-	// A new service account arrives without a user event of its own.
-	for uid := range s.defs.saUser {
-		if !s.img.has(schemas.User.Name(), keyOf(uid)) {
+	// Service-account users come and go with their clients, without user events of their
+	// own: a new one is read; one whose client is gone or renamed is looked up again (a
+	// deleted client takes its service-account user with it, and the lookup says so).
+	for uid, clientID := range s.defs.saUser {
+		if !s.img.has(schemas.User.Name(), keyOf(uid)) || (before != nil && before[uid] != clientID) {
 			h.user(uid, hintCore|hintRoles|hintGroups)
+		}
+	}
+	for uid := range before {
+		if _, ok := s.defs.saUser[uid]; !ok {
+			h.user(uid, hintCore|hintRoles)
 		}
 	}
 	return nil

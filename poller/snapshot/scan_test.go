@@ -382,3 +382,58 @@ func TestProxy404IsNoProofOfDeletion(t *testing.T) {
 		}
 	}
 }
+
+// Deleting a client deletes its service-account user, and Keycloak records only the
+// client's admin event: the refresh that follows must remove the user too.
+func TestDeletedClientTakesItsServiceAccountUser(t *testing.T) {
+	f := newFixture(t, "26.2", "name=acme,users=20,groups=3,roles=3,clients=2,events=0,admin-events=0,seed=5")
+	id, err := f.twin.CreateClient(f.realm, kctwin.ClientInput{ClientID: "batch-job", Enabled: true, ServiceAccountsEnabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := newMemTopics(t)
+	s := f.scanner(t)
+	if _, err := s.Scan(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.twin.DeleteClient(f.realm, id); err != nil {
+		t.Fatal(err)
+	}
+	var h Hints
+	h.AdminEvent("DELETE", "CLIENT", "clients/"+id) // the only admin event Keycloak writes
+	if _, err := s.Refresh(context.Background(), &h, m); err != nil {
+		t.Fatal(err)
+	}
+	f.checkEqual(t, m.tables)
+}
+
+// With sync.tables leaving the user table out, the rows of deleted users in the tables
+// that are written still go.
+func TestDeletedUsersRowsGoWithoutTheUserTable(t *testing.T) {
+	f := newFixture(t, "26.2", "name=acme,users=40,groups=3,roles=3,clients=2,events=0,admin-events=0,seed=5")
+	m := newMemTopics(t)
+	s := f.scanner(t, Only(schemas.UserAttribute, schemas.UserRequiredAction))
+	if _, err := s.Scan(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := f.twin.DumpRealm(f.realm)
+	deleted := 0
+	for _, u := range d.Users {
+		if len(u.Attributes) > 0 && deleted < 3 {
+			if err := f.twin.DeleteUser(f.realm, u.ID); err != nil {
+				t.Fatal(err)
+			}
+			deleted++
+		}
+	}
+	if _, err := s.Scan(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	now, _ := f.twin.DumpRealm(f.realm)
+	want := expected.Entities(now, f.twin.Version())
+	for _, tb := range []*schemas.Table{schemas.UserAttribute, schemas.UserRequiredAction} {
+		if diff := expected.Diff(tb.Name(), want[tb.Name()], m.tables[tb.Name()], 3); diff != "" {
+			t.Errorf("%s", diff)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -164,15 +165,47 @@ func (s *Scanner) Restore(t *schemas.Table, key, value []byte) error {
 		return err
 	}
 	if t == schemas.Group {
-		row, err := schemas.Group.DecodeValue(value)
+		id, parent, err := groupParent(value)
 		if err != nil {
 			return fmt.Errorf("restore group: %w", err)
 		}
-		id, _ := row["id"].(string)
-		parent, _ := row["parent_id"].(string)
 		s.groupParent[id] = parent
 	}
 	return nil
+}
+
+// groupParent reads a group record's id and parent_id without the schema it was written
+// with: they are its first and fourth fields (after name and path), and schemas only ever
+// grow by fields added at the end, so every version begins the same way.
+func groupParent(value []byte) (id, parent string, err error) {
+	str := func() (string, error) {
+		n, w := binary.Varint(value)
+		if w <= 0 || n < 0 || int64(len(value)-w) < n {
+			return "", errors.New("malformed group record")
+		}
+		v := string(value[w : w+int(n)])
+		value = value[w+int(n):]
+		return v, nil
+	}
+	if id, err = str(); err != nil {
+		return "", "", err
+	}
+	for i := 0; i < 2; i++ { // name, path
+		if _, err = str(); err != nil {
+			return "", "", err
+		}
+	}
+	branch, w := binary.Varint(value) // parent_id: ["null", "string"]
+	if w <= 0 || (branch != 0 && branch != 1) {
+		return "", "", errors.New("malformed group record")
+	}
+	value = value[w:]
+	if branch == 1 {
+		if parent, err = str(); err != nil {
+			return "", "", err
+		}
+	}
+	return id, parent, nil
 }
 
 // Rows returns the number of rows the image holds for t.
