@@ -351,6 +351,11 @@ func (s *Stream) readAscending(ctx context.Context, lo int64, out chan<- []recor
 					"it does not behave like Keycloak 26.2+ although it accepts epoch-millisecond filters", s.kind, s.realm)
 			}
 		}
+		if len(page) > 0 && page[0].time < lo {
+			// Without this check a server that ignores dateFrom would be read forever.
+			return fmt.Errorf("%s of realm %q: the server ignored dateFrom (asked from %d, got an event at %d)",
+				s.kind, s.realm, lo, page[0].time)
+		}
 		if err := send(page); err != nil {
 			return err
 		}
@@ -410,7 +415,7 @@ func (s *Stream) pollByDay(ctx context.Context, w *writer, lo int64) error {
 	}
 }
 
-// pageOverlap re-reads a few events at each page boundary so that identical events in one
+// pageOverlap re-reads a few events at each page boundary (at most half a page) so that identical events in one
 // millisecond that straddle a boundary are still counted in one answer.
 const pageOverlap = 8
 
@@ -451,7 +456,12 @@ func (s *Stream) readNewestFirst(ctx context.Context, q keycloak.EventsQuery, lo
 		if len(page) < s.pageSize || below {
 			break
 		}
-		first += s.pageSize - pageOverlap
+		step := s.pageSize - min(pageOverlap, s.pageSize/2)
+		if first/step > 1<<20 {
+			return nil, fmt.Errorf("%s of realm %q: more than a million pages in one day window: the server seems to ignore first",
+				s.kind, s.realm)
+		}
+		first += step
 	}
 	out := make([]record, 0, len(count))
 	for k, n := range count {

@@ -304,3 +304,19 @@ func TestPositionStaysSmallUnderABurst(t *testing.T) {
 		t.Fatalf("legacy position: %v %v", legacy, err)
 	}
 }
+
+// Tiny pages on an old server still make progress.
+func TestSmallPagesOnOldServers(t *testing.T) {
+	f := newFixture(t, "25.0", 200, 0)
+	for _, size := range []int{2, 3, 8} {
+		s := f.stream(t, User, PageSize(size))
+		out := newSink(t)
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		_, err := s.Poll(ctx, Position{}, start(), out.emit)
+		cancel()
+		if err != nil {
+			t.Fatalf("page size %d: %v", size, err)
+		}
+		f.check(t, User, out.rows)
+	}
+}

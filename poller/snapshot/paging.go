@@ -76,6 +76,14 @@ func (l *listing[T]) read(ctx context.Context, s *Scanner, w *worker, first int)
 // 404 (the listed entity went away meanwhile) ends the listing quietly: reconciliation
 // decides about its rows.
 func seqTask[T any](s *Scanner, l *listing[T], first int, last string, attempt int) task {
+	return seqTaskMisses(s, l, first, last, attempt, 0)
+}
+
+// maxMisses bounds the pages in a row whose anchors fail once a listing reads on regardless:
+// real churn cannot break that many boundaries in a row, a server that ignores first does.
+const maxMisses = 50
+
+func seqTaskMisses[T any](s *Scanner, l *listing[T], first int, last string, attempt, misses int) task {
 	return func(ctx context.Context, w *worker) error {
 		a, own, err := l.read(ctx, s, w, first)
 		if keycloak.IsNotFound(err) {
@@ -85,6 +93,9 @@ func seqTask[T any](s *Scanner, l *listing[T], first int, last string, attempt i
 			return err
 		}
 		if first > 0 && !fits(a, last, true, len(own)) {
+			if misses++; misses > maxMisses {
+				return fmt.Errorf("%s: %d pages in a row do not follow each other; the server seems to ignore the first parameter", l.what, misses)
+			}
 			switch {
 			case attempt+1 < maxAttempts:
 				w.push(seqTask(s, l, 0, "", attempt+1)) // read it all again
@@ -96,9 +107,11 @@ func seqTask[T any](s *Scanner, l *listing[T], first int, last string, attempt i
 				}
 				attempt = maxAttempts
 			}
+		} else {
+			misses = 0
 		}
 		if len(own) == s.pageSize {
-			w.push(seqTask(s, l, first+s.pageSize, l.id(own[len(own)-1]), attempt))
+			w.push(seqTaskMisses(s, l, first+s.pageSize, l.id(own[len(own)-1]), attempt, misses))
 		}
 		return nil
 	}
@@ -181,12 +194,16 @@ func (p *plannedListing[T]) repairTask(s *Scanner, b, attempt int) task {
 		if b >= 2 {
 			last, prevFull = p.lasts[b-2], p.full[b-2]
 		}
+		misses := 0
 		for k := b - 1; ; k++ {
 			a, own, err := p.l.read(ctx, s, w, k*s.pageSize)
 			if err != nil {
 				return err
 			}
 			if k > 0 && !fits(a, last, prevFull, len(own)) {
+				if misses++; misses > maxMisses {
+					return fmt.Errorf("%s: %d pages in a row do not follow each other; the server seems to ignore the first parameter", p.l.what, misses)
+				}
 				switch {
 				case attempt+1 < maxAttempts:
 					w.push(p.repairTask(s, b, attempt+1))

@@ -437,3 +437,31 @@ func TestDeletedUsersRowsGoWithoutTheUserTable(t *testing.T) {
 		}
 	}
 }
+
+// A server (or proxy) that drops the first parameter makes a scan fail in bounded time
+// instead of reading the same page forever.
+func TestServerIgnoringFirstFailsTheScan(t *testing.T) {
+	f := newFixture(t, "26.2", "name=acme,users=300,groups=3,roles=3,clients=2,events=0,admin-events=0,seed=5")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/members") || strings.HasSuffix(r.URL.Path, "/users") {
+			q := r.URL.Query()
+			q.Del("first")
+			r.URL.RawQuery = q.Encode()
+		}
+		f.twin.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	cred, _ := f.twin.PollerCredentials(f.realm)
+	kc, err := keycloak.New(&http.Client{Timeout: 10 * time.Second}, keycloak.Config{URL: srv.URL, ClientID: cred.ClientID,
+		ClientSecret: keycloak.Secret(cred.ClientSecret)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.kc = kc
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	_, err = f.scanner(t, PageSize(5)).Scan(ctx, newMemTopics(t))
+	if err == nil || ctx.Err() != nil || !strings.Contains(err.Error(), "ignore the first parameter") {
+		t.Fatalf("err = %v", err)
+	}
+}
