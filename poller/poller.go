@@ -444,7 +444,7 @@ func (p *Poller) pollEvents(ctx context.Context, st *state) error {
 		if s.Kind() == events.Admin {
 			from = st.pos.AdminEvents
 		}
-		started, dropped := p.now(), s.Dropped()
+		started, dropped, oversized := p.now(), s.Dropped(), s.Oversized()
 		_, err := s.Poll(ctx, from, p.cfg.Start, func(ctx context.Context, b events.Batch) error {
 			var h snapshot.Hints
 			// Events from before the last full scan need no refresh: the scan read what they
@@ -488,6 +488,9 @@ func (p *Poller) pollEvents(ctx context.Context, st *state) error {
 		})
 		if err != nil {
 			return err
+		}
+		if n := s.Oversized() - oversized; n > 0 {
+			p.log.Warn("admin-event representations larger than 1 MiB left out", "realm", p.cfg.Realm, "count", n)
 		}
 		if n := s.Dropped() - dropped; n > 0 {
 			p.log.Warn("more events in the overlap window than a checkpoint holds: the window shrank for this burst",

@@ -36,7 +36,10 @@ const CheckpointMaxMessageBytes = 8 << 20
 // at least two replicas (rf 3) while one broker may be down. With rf ≤ 1 (or -1, the
 // broker's default) the broker's min.insync.replicas applies.
 func DataSpec(partitions int32, rf int16) Spec {
-	s := Spec{Partitions: partitions, ReplicationFactor: rf, Configs: map[string]string{cleanupPolicy: "compact"}}
+	// max.message.bytes matches keycdc's producer batches (8 MiB), so that a large batch of
+	// rows is never refused by a broker default of 1 MB.
+	s := Spec{Partitions: partitions, ReplicationFactor: rf, Configs: map[string]string{cleanupPolicy: "compact",
+		maxMessageBytes: strconv.Itoa(CheckpointMaxMessageBytes)}}
 	if rf > 1 {
 		s.Configs[minInsyncReplicas] = strconv.Itoa(int(rf) - 1)
 	}

@@ -21,9 +21,9 @@ func TestSpecs(t *testing.T) {
 		got  Spec
 		want Spec
 	}{
-		{"data rf 1", DataSpec(3, 1), Spec{3, 1, map[string]string{"cleanup.policy": "compact"}}},
-		{"data broker default rf", DataSpec(-1, -1), Spec{-1, -1, map[string]string{"cleanup.policy": "compact"}}},
-		{"data rf 3", DataSpec(6, 3), Spec{6, 3, map[string]string{"cleanup.policy": "compact", "min.insync.replicas": "2"}}},
+		{"data rf 1", DataSpec(3, 1), Spec{3, 1, map[string]string{"cleanup.policy": "compact", "max.message.bytes": "8388608"}}},
+		{"data broker default rf", DataSpec(-1, -1), Spec{-1, -1, map[string]string{"cleanup.policy": "compact", "max.message.bytes": "8388608"}}},
+		{"data rf 3", DataSpec(6, 3), Spec{6, 3, map[string]string{"cleanup.policy": "compact", "max.message.bytes": "8388608", "min.insync.replicas": "2"}}},
 		{"checkpoint rf 1", CheckpointSpec(1), Spec{1, 1, map[string]string{"cleanup.policy": "compact", "max.message.bytes": "8388608"}}},
 		{"checkpoint rf 3", CheckpointSpec(3), Spec{1, 3, map[string]string{"cleanup.policy": "compact", "max.message.bytes": "8388608", "min.insync.replicas": "2"}}},
 	} {
@@ -90,9 +90,10 @@ func TestEnsureReportsEveryProblem(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	must(c.CreateTopic("k.r.user", 3, nil)) // cleanup.policy=delete by default
-	must(c.CreateTopic("k.r.group", 3, map[string]string{"cleanup.policy": "delete,compact"}))
-	must(c.CreateTopic("k.r.role", 5, map[string]string{"cleanup.policy": "compact"}))
+	big := "8388608"
+	must(c.CreateTopic("k.r.user", 3, map[string]string{"max.message.bytes": big})) // cleanup.policy=delete by default
+	must(c.CreateTopic("k.r.group", 3, map[string]string{"cleanup.policy": "delete,compact", "max.message.bytes": big}))
+	must(c.CreateTopic("k.r.role", 5, map[string]string{"cleanup.policy": "compact", "max.message.bytes": big}))
 	must(c.CreateTopic("k._keycdc_checkpoints", 1, map[string]string{"cleanup.policy": "compact", "max.message.bytes": "1048588"}))
 	specs := map[string]Spec{
 		"k.r.user":              DataSpec(3, 1),

@@ -20,6 +20,10 @@ func (s *Stream) isOwnLogin(r record) bool {
 		r.user.ClientID != nil && *r.user.ClientID == s.ownClient
 }
 
+// maxRepresentation bounds the admin-event representations written (1 MiB): a larger one
+// is left out (null) rather than make its record too large for Kafka.
+const maxRepresentation = 1 << 20
+
 // change turns a record into a row of the event or admin_event table.
 func (s *Stream) change(r record) (schemas.Change, error) {
 	t := time.UnixMilli(r.time).UTC()
@@ -38,7 +42,11 @@ func (s *Stream) change(r record) (schemas.Change, error) {
 		row.AuthRealmID, row.AuthClientID, row.AuthUserID, row.AuthIPAddress = a.RealmID, a.ClientID, a.UserID, a.IPAddress
 	}
 	if s.representations && e.Representation != nil {
-		row.Representation = Redact(*e.Representation)
+		if len(*e.Representation) > maxRepresentation {
+			s.oversized++ // a record this large could never be written; the rest of the event is kept
+		} else {
+			row.Representation = Redact(*e.Representation)
+		}
 	}
 	return schemas.AdminEvent.Upsert(schemas.AdminEventKey{ID: r.id}, row)
 }

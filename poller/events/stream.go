@@ -162,8 +162,9 @@ type Stream struct {
 	// epoch is nil until the server's generation is known.
 	epoch *bool
 	// dropped counts ids left out of positions because the overlap window held more
-	// events than a checkpoint can (see maxSeen).
-	dropped int
+	// events than a checkpoint can (see maxSeen); oversized counts representations left
+	// out for their size (see maxRepresentation).
+	dropped, oversized int
 }
 
 // New returns a Stream of kind events in realm.
@@ -192,6 +193,10 @@ func New(kc source, realm string, kind Kind, opts ...Option) (*Stream, error) {
 // events in the overlap window than a checkpoint can hold; such events could be written
 // again if they were read again within the window. The poller logs it when it grows.
 func (s *Stream) Dropped() int { return s.dropped }
+
+// Oversized returns how many admin-event representations were left out for being larger
+// than 1 MiB.
+func (s *Stream) Oversized() int { return s.oversized }
 
 // Kind returns the kind of events s reads.
 func (s *Stream) Kind() Kind { return s.kind }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -379,9 +380,15 @@ func (c *Client) getOnce(ctx context.Context, route, full, path, tok string, out
 		}
 		return resp.StatusCode, nil
 	}
+	// Decode into a fresh value, so that a retried request never keeps fields or map keys
+	// of an attempt whose body broke off.
+	fresh := reflect.New(reflect.TypeOf(out).Elem())
 	dec := json.NewDecoder(resp.Body)
-	err = dec.Decode(out)
+	err = dec.Decode(fresh.Interface())
 	c.record(ctx, route, resp.StatusCode, start)
+	if err == nil {
+		reflect.ValueOf(out).Elem().Set(fresh.Elem())
+	}
 	if err != nil {
 		if rctx.Err() != nil {
 			return resp.StatusCode, fmt.Errorf("GET %s: reading body: %w", path, rctx.Err())
