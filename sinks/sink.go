@@ -135,6 +135,12 @@ func (b Batch) Latest() []int {
 	return out
 }
 
+// RowKey returns the canonical, unambiguous identity of a row of t in realm (see rowKey),
+// for sinks that keep rows in a map.
+func RowKey(realm string, t *schemas.Table, key schemas.Row) string {
+	return string(rowKey(nil, realm, t.Name(), t.KeyColumns(), key))
+}
+
 // rowKey appends a canonical, unambiguous form of a row's identity (realm, table and its
 // key columns in key order) to b: each part is length-prefixed, so no value can be
 // mistaken for a separator.

@@ -48,7 +48,7 @@ type fileID struct {
 	mtime time.Time
 }
 
-// state is the file's content. Rows are keyed realm → table → canonical key.
+// state is the file's content. Rows are keyed realm → table → sinks.RowKey.
 type state struct {
 	Version     int                                          `json:"version"`
 	Offsets     map[string]map[string]int64                  `json:"offsets"` // group → "topic\u001fpartition" → next
@@ -251,7 +251,7 @@ func (k *Sink) Apply(ctx context.Context, b sinks.Batch) error {
 			}
 			copied[[2]string{c.Realm, name}] = true
 		}
-		key := rowKey(c.Table, c.Key)
+		key := sinks.RowKey(c.Realm, c.Table, c.Key)
 		if c.Value == nil {
 			delete(rows[c.Realm][name], key)
 		} else {
@@ -327,18 +327,6 @@ func writeFile(path string, st state) (fileID, error) {
 	return fileID{fi.Size(), fi.ModTime()}, nil
 }
 
-// rowKey is the canonical key of a row: its key columns in key order, joined by U+001F.
-func rowKey(t *schemas.Table, key schemas.Row) string {
-	var b strings.Builder
-	for i, c := range t.KeyColumns() {
-		if i > 0 {
-			b.WriteByte(0x1f)
-		}
-		fmt.Fprint(&b, key[c])
-	}
-	return b.String()
-}
-
 // Offsets returns the stored next offsets of group for the partitions of topics.
 func (k *Sink) Offsets(_ context.Context, group string, topics []string) (map[sinks.TopicPartition]int64, error) {
 	unlock, err := k.s.lock()
@@ -407,7 +395,7 @@ func (s *Store) Count() int {
 	return n
 }
 
-// All returns every row the store holds: realm → table → canonical key → row.
+// All returns every row the store holds: realm → table → sinks.RowKey → row.
 func (s *Store) All() map[string]map[string]map[string]schemas.Row {
 	s.mu.Lock()
 	defer s.mu.Unlock()
