@@ -240,7 +240,7 @@ func checkKafka(ctx context.Context, c *config, r *report, tables []*schemas.Tab
 
 	// Transactions: initialising a producer id for a transactional id of our own is what
 	// keycdc run does first; it needs the TransactionalId ACLs and a transaction coordinator.
-	tx, err := kgo.NewClient(append(append([]kgo.Opt{}, base...), kgo.TransactionalID("keycdc-check-"+c.Kafka.TopicPrefix))...)
+	tx, err := kgo.NewClient(append(append([]kgo.Opt{}, base...), kgo.TransactionalID("keycdc:check:"+c.Kafka.TopicPrefix))...)
 	if err != nil {
 		r.add(fail, "kafka transactions", err.Error(), "")
 		return
@@ -248,7 +248,7 @@ func checkKafka(ctx context.Context, c *config, r *report, tables []*schemas.Tab
 	defer tx.Close()
 	if _, _, err := tx.ProducerID(kctx); err != nil {
 		r.add(fail, "kafka transactions", err.Error(),
-			"allow transactional producers: the transaction state topic must be available, and with ACLs grant WRITE and DESCRIBE on TransactionalId keycdc-*")
+			"allow transactional producers: the transaction state topic must be available, and with ACLs grant WRITE and DESCRIBE on TransactionalId prefix keycdc:")
 		return
 	}
 	r.add(pass, "kafka transactions", "transactional producer initialised", "")

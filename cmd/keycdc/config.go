@@ -380,7 +380,9 @@ func (c *config) validate(need requirement) error {
 		if c.Keycloak.URL == "" {
 			bad("keycloak.url", "required (e.g. http://127.0.0.1:8080)")
 		} else if u, err := url.Parse(c.Keycloak.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			bad("keycloak.url", "%q is not an http(s) URL", c.Keycloak.URL)
+			bad("keycloak.url", "is not an http(s) URL")
+		} else if u.User != nil {
+			bad("keycloak.url", "must not carry credentials (they would show in messages); keycdc authenticates with keycloak.client_id and keycloak.client_secret")
 		}
 		if c.Keycloak.ClientID == "" {
 			bad("keycloak.client_id", "required")
@@ -467,7 +469,9 @@ func (c *config) validate(need requirement) error {
 		if c.SchemaRegistry.URL == "" {
 			bad("schema_registry.url", "required (e.g. http://127.0.0.1:8081)")
 		} else if u, err := url.Parse(c.SchemaRegistry.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			bad("schema_registry.url", "%q is not an http(s) URL", c.SchemaRegistry.URL)
+			bad("schema_registry.url", "is not an http(s) URL")
+		} else if u.User != nil {
+			bad("schema_registry.url", "must not carry credentials (they would show in messages); set schema_registry.username and schema_registry.password")
 		}
 	}
 	if need&needPostgres != 0 {

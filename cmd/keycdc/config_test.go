@@ -112,6 +112,7 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{minimalConfig + "sync:\n  poll_interval: 5\n", `sync.poll_interval (line 12): "5" is not a duration`},
 		{minimalConfig + "keycloak2: [\n", "not valid YAML"},
 		{minimalConfig + "sync:\n  tables: [user, usr]\n", "sync.tables: unknown table usr"},
+		{strings.Replace(minimalConfig, "http://127.0.0.1:8081", "http://bob:pw@127.0.0.1:8081", 1), "schema_registry.url: must not carry credentials"},
 		{minimalConfig + "sync:\n  start_date: 2026-13-01\n", `sync.start_date: "2026-13-01" is not a date`},
 		{strings.Replace(minimalConfig, "kafka:\n", "kafka:\n  sasl:\n    mechanism: GSSAPI\n", 1), "kafka.sasl.mechanism"},
 		{minimalConfig + "sync:\n  poll_interval: 1s\nsync:\n  poll_interval: 2s\n", "sync (line 13): given twice (first on line 11)"},

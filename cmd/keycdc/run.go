@@ -138,15 +138,16 @@ func newPipeline(ctx context.Context, c *config, log *slog.Logger, tel *telemetr
 			}
 		}
 	}
-	kc, err := keycloakClient(c, tel.mp)
-	if err != nil {
-		return nil, err
-	}
 	var start time.Time
 	if c.Sync.StartDate != "" {
 		start, _ = time.Parse(time.DateOnly, c.Sync.StartDate)
 	}
 	for _, realm := range c.Keycloak.Realms {
+		// One Keycloak client per realm: keycloak.concurrency bounds each realm's requests.
+		kc, err := keycloakClient(c, tel.mp)
+		if err != nil {
+			return nil, err
+		}
 		producerOpts := append(append([]kgo.Opt{}, base...),
 			kgo.TransactionalID(transactionalID(c.Kafka.TopicPrefix, realm)),
 			kgo.TransactionTimeout(c.Kafka.TxTimeout),
@@ -205,8 +206,9 @@ func reachable(ctx context.Context, c *config, base []kgo.Opt) error {
 }
 
 // transactionalID identifies a realm's producer: a second keycdc for the same prefix and
-// realm fences the first.
-func transactionalID(prefix, realm string) string { return "keycdc-" + prefix + "-" + realm }
+// realm fences the first. A topic prefix cannot contain ':', so no other prefix and realm
+// give the same id.
+func transactionalID(prefix, realm string) string { return "keycdc:" + prefix + ":" + realm }
 
 // run runs every realm until ctx ends (or one cycle each, with once). A realm that fails
 // permanently stops the others.
