@@ -335,7 +335,7 @@ func (s *Stream) pollAscending(ctx context.Context, w *writer, lo int64) error {
 // millisecond that fills a whole page is read in one request of its own.
 func (s *Stream) readAscending(ctx context.Context, lo int64, out chan<- []record) error {
 	send := func(page []record) error {
-		if err := s.assignIDs(page, true); err != nil {
+		if err := s.requireIDs(page); err != nil {
 			return err
 		}
 		select {
@@ -412,9 +412,7 @@ func (s *Stream) pollByDay(ctx context.Context, w *writer, lo int64) error {
 			return nil
 		}
 		// The window is done: move the watermark to its end even if it held no events.
-		if err := w.advance(ctx, hi); err != nil {
-			return err
-		}
+		w.advance(hi)
 		window = window.Add(day)
 		lo = hi - s.overlap.Milliseconds()
 	}
@@ -487,15 +485,13 @@ func (s *Stream) readNewestFirst(ctx context.Context, q keycloak.EventsQuery, lo
 	return out, nil
 }
 
-// assignIDs gives events without Keycloak's id a synthetic one. In ascending mode the
-// server is 26.2+ and sends ids; a missing id there would make deduplication guesswork.
-func (s *Stream) assignIDs(recs []record, ascending bool) error {
+// requireIDs checks that every event of an ascending (26.2+) listing carries Keycloak's
+// id: deduplication there relies on it.
+func (s *Stream) requireIDs(recs []record) error {
 	for i := range recs {
 		if recs[i].id == "" {
-			if ascending {
-				return fmt.Errorf("%s of realm %q: an event at %d has no id although the server takes 26.2+ filters",
-					s.kind, s.realm, recs[i].time)
-			}
+			return fmt.Errorf("%s of realm %q: an event at %d has no id although the server takes 26.2+ filters",
+				s.kind, s.realm, recs[i].time)
 		}
 	}
 	return nil

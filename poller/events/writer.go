@@ -44,10 +44,7 @@ func (w *writer) add(ctx context.Context, recs []record) error {
 }
 
 // advance moves the watermark to t: every event before t has been read.
-func (w *writer) advance(ctx context.Context, t int64) error {
-	w.wm = max(w.wm, t)
-	return nil
-}
+func (w *writer) advance(t int64) { w.wm = max(w.wm, t) }
 
 // flush emits pending records with the position after them. Nothing is emitted when there
 // is nothing new, so a quiet poll commits nothing.

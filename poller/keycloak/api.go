@@ -30,7 +30,6 @@ const (
 	routeEvents          = "events"
 	routeAdminEvents     = "admin-events"
 	routeEventsConfig    = "events/config"
-	routeRealm           = "realm"
 )
 
 func adminPath(realm string, parts ...string) string {
@@ -235,10 +234,4 @@ func (c *Client) AdminEvents(ctx context.Context, realm string, q EventsQuery) (
 func (c *Client) EventsConfig(ctx context.Context, realm string) (EventsConfig, error) {
 	var out EventsConfig
 	return out, c.get(ctx, realm, routeEventsConfig, adminPath(realm, "events", "config"), nil, &out)
-}
-
-// Realm reads the realm representation (id and attributes).
-func (c *Client) Realm(ctx context.Context, realm string) (Realm, error) {
-	var out Realm
-	return out, c.get(ctx, realm, routeRealm, adminPath(realm), nil, &out)
 }

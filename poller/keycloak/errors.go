@@ -164,7 +164,7 @@ func retryAfter(err error) time.Duration {
 // neededRole names the realm-management role that the endpoint of route needs.
 func neededRole(route string) string {
 	switch route {
-	case routeRealmRoles, routeClientRoles, routeRoleByID, routeRoleComposites, routeRealm:
+	case routeRealmRoles, routeClientRoles, routeRoleByID, routeRoleComposites:
 		return "view-realm"
 	case routeRoleUsers, routeClientRoleUsers:
 		return "view-realm and view-users"

@@ -121,12 +121,3 @@ type EventsConfig struct {
 	AdminEventsEnabled        bool     `json:"adminEventsEnabled"`
 	AdminEventsDetailsEnabled bool     `json:"adminEventsDetailsEnabled"`
 }
-
-// Realm is the part of a RealmRepresentation keycdc needs: the realm's internal id (events
-// carry it) and the admin-event retention attribute.
-type Realm struct {
-	ID         string            `json:"id"`
-	Realm      string            `json:"realm"`
-	Enabled    bool              `json:"enabled"`
-	Attributes map[string]string `json:"attributes,omitempty"`
-}

@@ -45,23 +45,6 @@ func (h *Hints) Empty() bool {
 	return len(h.users) == 0 && len(h.memberships) == 0 && len(h.groups) == 0 && len(h.children) == 0 && !h.definitions
 }
 
-// Merge adds o's hints to h.
-func (h *Hints) Merge(o *Hints) {
-	for id, w := range o.users {
-		h.user(id, w)
-	}
-	for m := range o.memberships {
-		h.membership(m[0], m[1])
-	}
-	for g := range o.groups {
-		h.group(g)
-	}
-	for p := range o.children {
-		h.child(p)
-	}
-	h.definitions = h.definitions || o.definitions
-}
-
 func (h *Hints) membership(user, group string) {
 	if h.memberships == nil {
 		h.memberships = map[[2]string]bool{}
