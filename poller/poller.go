@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sethvargo/go-retry"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -167,6 +168,9 @@ type Poller struct {
 	checkpoint string
 	m          metrics
 
+	// owner is the producer identity of the last session (see stillOwner).
+	owner producerIdentity
+
 	mu     sync.Mutex
 	status Status
 	// progress is when the realm last moved forward (epoch ms): a commit, a cycle, or a
@@ -244,6 +248,9 @@ func (p *Poller) Run(ctx context.Context) error {
 		if checkpoint.IsFenced(err) {
 			return fmt.Errorf("realm %q: %w", p.cfg.Realm, ErrFenced)
 		}
+		if errors.Is(err, ErrFenced) {
+			return fmt.Errorf("realm %q: %w", p.cfg.Realm, err)
+		}
 		p.m.sessionFailures.Add(ctx, 1, metric.WithAttributes(p.m.realm))
 		p.setError(err)
 		if p.cfg.Once || (!everProgressed && permanent(err)) {
@@ -279,6 +286,9 @@ func (p *Poller) session(ctx context.Context) (progressed bool, err error) {
 		return false, fmt.Errorf("kafka producer: %w", err)
 	}
 	defer prod.Close()
+	if err := p.stillOwner(ctx, prod); err != nil {
+		return false, err
+	}
 	w, err := checkpoint.NewWriter(prod, p.checkpoint, p.cfg.Realm)
 	if err != nil {
 		return false, err
@@ -286,6 +296,11 @@ func (p *Poller) session(ctx context.Context) (progressed bool, err error) {
 	if err := w.Fence(ctx); err != nil {
 		return false, fmt.Errorf("initialise transactional producer: %w", err)
 	}
+	pid, epoch, err := prod.ProducerID(ctx)
+	if err != nil {
+		return false, fmt.Errorf("initialise transactional producer: %w", err)
+	}
+	p.owner = producerIdentity{id: pid, epoch: epoch, known: true}
 	st, err := p.restore(ctx)
 	if err != nil {
 		return false, err
@@ -306,6 +321,45 @@ func (p *Poller) session(ctx context.Context) (progressed bool, err error) {
 		case <-t.C:
 		}
 	}
+}
+
+// producerIdentity is the producer id and epoch a session's Fence obtained.
+type producerIdentity struct {
+	id    int64
+	epoch int16
+	known bool
+}
+
+// stillOwner checks, before a new session fences anyone, that no other instance has taken
+// the realm's transactional id since the last session: its producer id and epoch must be
+// the ones that session obtained. Without this check, an instance fenced by another would
+// see only a failed transaction (brokers do not always say "fenced"), start a new session,
+// and fence the other in turn — the two would take the realm from each other forever.
+func (p *Poller) stillOwner(ctx context.Context, prod *kgo.Client) error {
+	if !p.owner.known {
+		return nil
+	}
+	txnID, _ := prod.OptValue(kgo.TransactionalID).(string)
+	cl, err := p.kafka.NewConsumer()
+	if err != nil {
+		return fmt.Errorf("kafka consumer: %w", err)
+	}
+	defer cl.Close()
+	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	described, err := kadm.NewClient(cl).DescribeTransactions(dctx, txnID)
+	if err != nil {
+		return fmt.Errorf("describe transactional id %q: %w", txnID, err)
+	}
+	d, ok := described[txnID]
+	if !ok || d.Err != nil {
+		return fmt.Errorf("describe transactional id %q: %v", txnID, d.Err)
+	}
+	if d.ProducerID != p.owner.id || d.ProducerEpoch != p.owner.epoch {
+		return fmt.Errorf("%w (transactional id %q now has producer %d epoch %d; this instance had %d epoch %d)",
+			ErrFenced, txnID, d.ProducerID, d.ProducerEpoch, p.owner.id, p.owner.epoch)
+	}
+	return nil
 }
 
 // state is one session's in-memory state; it is dropped on any error.
