@@ -28,32 +28,25 @@ type eventList []Event
 type adminEventList []AdminEvent
 
 func (l *eventList) decodeBody(body string) error {
-	r := &jsonReader{s: body}
-	if r.null() {
-		*l = nil
-		return r.end()
-	}
-	*l = make(eventList, 0, 64)
-	err := r.array(func() error {
-		*l = append(*l, Event{})
-		return r.event(&(*l)[len(*l)-1])
-	})
-	if err != nil {
-		return err
-	}
-	return r.end()
+	return decodeList((*[]Event)(l), body, (*jsonReader).event)
 }
 
 func (l *adminEventList) decodeBody(body string) error {
+	return decodeList((*[]AdminEvent)(l), body, (*jsonReader).adminEvent)
+}
+
+// decodeList decodes a JSON array (or null) of elements read by elem.
+func decodeList[T any](l *[]T, body string, elem func(*jsonReader, *T) error) error {
 	r := &jsonReader{s: body}
 	if r.null() {
 		*l = nil
 		return r.end()
 	}
-	*l = make(adminEventList, 0, 64)
+	*l = make([]T, 0, 64)
 	err := r.array(func() error {
-		*l = append(*l, AdminEvent{})
-		return r.adminEvent(&(*l)[len(*l)-1])
+		var zero T
+		*l = append(*l, zero)
+		return elem(r, &(*l)[len(*l)-1])
 	})
 	if err != nil {
 		return err
