@@ -32,6 +32,20 @@ func startChild(t *testing.T, args ...string) *child {
 	return c
 }
 
+// terminate sends SIGTERM once the child has logged started (so that it handles signals:
+// a SIGTERM before that kills it) and waits for it to exit.
+func (c *child) terminate(t *testing.T, started string) error {
+	t.Helper()
+	for deadline := time.Now().Add(60 * time.Second); !strings.Contains(c.logs.String(), started); {
+		if time.Now().After(deadline) {
+			t.Fatalf("the child did not log %q within 60s:\n%s", started, c.logs.String())
+		}
+		time.Sleep(20 * time.Millisecond) // polling for a condition, with the deadline above
+	}
+	c.cmd.Process.Signal(syscall.SIGTERM)
+	return c.cmd.Wait()
+}
+
 func (c *child) kill() {
 	c.cmd.Process.Signal(syscall.SIGKILL)
 	c.cmd.Wait()
@@ -72,8 +86,7 @@ func TestCrashLoopConverges(t *testing.T) {
 			s.twin.StopActivity()
 			c := startChild(t, "run", "--config", cfg)
 			final := s.eventually("acme", 90*time.Second)
-			c.cmd.Process.Signal(syscall.SIGTERM)
-			if err := c.cmd.Wait(); err != nil {
+			if err := c.terminate(t, "keycdc running"); err != nil {
 				t.Errorf("graceful stop: %v\n%s", err, c.logs.String())
 			}
 			if strings.Contains(c.logs.String(), "s3cret") {
