@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/trace"
@@ -161,7 +162,10 @@ type Poller struct {
 	log   *slog.Logger
 	mp    metric.MeterProvider
 	tp    trace.TracerProvider
-	now   func() time.Time
+	// tracer makes the spans of a cycle: keycdc.cycle > keycdc.full_scan | keycdc.events >
+	// keycdc.commit, with the Keycloak client's request spans beneath.
+	tracer trace.Tracer
+	now    func() time.Time
 
 	topic      map[*schemas.Table]string
 	wants      map[*schemas.Table]bool
@@ -207,6 +211,7 @@ func New(cfg Config, kc *keycloak.Client, k Kafka, codec framer, opts ...Option)
 		p.cfg.Start = p.now().Add(-30 * 24 * time.Hour).UTC().Truncate(24 * time.Hour)
 	}
 	p.m = newMetrics(p.mp, p)
+	p.tracer = p.tp.Tracer("github.com/keycdc/keycdc/poller")
 	p.status.Realm = cfg.Realm
 	return p, nil
 }
@@ -450,18 +455,18 @@ func stripHeaders(key, value []byte) ([]byte, []byte, error) {
 
 // cycle runs a full scan when one is due, then the events.
 func (p *Poller) cycle(ctx context.Context, st *state) error {
-	ctx, span := p.tp.Tracer("github.com/keycdc/keycdc/poller").Start(ctx, "keycdc.cycle",
+	ctx, span := p.tracer.Start(ctx, "keycdc.cycle",
 		trace.WithAttributes(attribute.String("realm", p.cfg.Realm)))
 	defer span.End()
 	now := p.now()
 	if p.cfg.Once || st.pos.Rescan || st.pos.LastFullScan == 0 || now.Sub(time.UnixMilli(st.pos.LastFullScan)) >= p.cfg.FullScanInterval {
 		if err := p.fullScan(ctx, st, now); err != nil {
-			span.RecordError(err)
+			span.SetStatus(codes.Error, err.Error())
 			return err
 		}
 	}
 	if err := p.pollEvents(ctx, st); err != nil {
-		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
 		return err
 	}
 	p.setCycle()
@@ -469,11 +474,24 @@ func (p *Poller) cycle(ctx context.Context, st *state) error {
 }
 
 func (p *Poller) fullScan(ctx context.Context, st *state, started time.Time) error {
+	ctx, span := p.tracer.Start(ctx, "keycdc.full_scan")
+	defer span.End()
 	c := &commitFn{p: p, st: st, pos: func() Position { return st.pos }}
 	stats, err := st.scanner.Scan(ctx, c)
 	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
 		return fmt.Errorf("full scan of realm %q: %w", p.cfg.Realm, err)
 	}
+	var upserts, tombstones int
+	for _, n := range stats.Upserts {
+		upserts += n
+	}
+	for _, n := range stats.Tombstones {
+		tombstones += n
+	}
+	span.SetAttributes(attribute.Int("keycdc.upserts", upserts), attribute.Int("keycdc.tombstones", tombstones),
+		attribute.Int("keycdc.lookups", stats.Lookups), attribute.Int("keycdc.rereads", stats.Rereads),
+		attribute.StringSlice("keycdc.uncertain", stats.Uncertain))
 	p.m.scans.Add(ctx, 1, metric.WithAttributes(p.m.realm))
 	// Record the scan in the checkpoint (with nothing else when the realm was quiet); an
 	// uncertain scan asks for another one.
@@ -499,7 +517,10 @@ func (p *Poller) pollEvents(ctx context.Context, st *state) error {
 			from = st.pos.AdminEvents
 		}
 		started, dropped, oversized := p.now(), s.Dropped(), s.Oversized()
-		_, err := s.Poll(ctx, from, p.cfg.Start, func(ctx context.Context, b events.Batch) error {
+		sctx, span := p.tracer.Start(ctx, "keycdc.events", trace.WithAttributes(attribute.String("keycdc.kind", s.Kind().String())))
+		var read int
+		_, err := s.Poll(sctx, from, p.cfg.Start, func(ctx context.Context, b events.Batch) error {
+			read += len(b.Users) + len(b.Admins)
 			var h snapshot.Hints
 			// Events from before the last full scan need no refresh: the scan read what they
 			// changed. The overlap allows for Keycloak's clock running behind keycdc's.
@@ -540,6 +561,11 @@ func (p *Poller) pollEvents(ctx context.Context, st *state) error {
 			p.setEvents(s.Kind(), b.Position.Watermark)
 			return nil
 		})
+		span.SetAttributes(attribute.Int("keycdc.events_read", read))
+		if err != nil {
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End()
 		if err != nil {
 			return err
 		}
@@ -607,12 +633,15 @@ func (p *Poller) commit(ctx context.Context, st *state, changes []schemas.Change
 	if err != nil {
 		return err
 	}
+	ctx, span := p.tracer.Start(ctx, "keycdc.commit", trace.WithAttributes(attribute.Int("keycdc.records", len(recs))))
+	defer span.End()
 	start := p.now()
 	// A graceful stop lets the open transaction finish: commit under a context that is not
 	// cancelled by the stop, bounded by the transaction's own timeout.
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	if err := st.w.Commit(cctx, recs, raw); err != nil {
+		span.SetStatus(codes.Error, err.Error())
 		return fmt.Errorf("commit %d records of realm %q: %w", len(recs), p.cfg.Realm, err)
 	}
 	st.pos = pos

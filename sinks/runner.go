@@ -14,8 +14,12 @@ import (
 	"github.com/sethvargo/go-retry"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/trace"
+	tnoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/keycdc/keycdc/schemas"
 )
@@ -100,6 +104,10 @@ func Logger(l *slog.Logger) Option { return func(r *Runner) { r.log = l } }
 // MeterProvider records the Runner's metrics. Default: none.
 func MeterProvider(mp metric.MeterProvider) Option { return func(r *Runner) { r.mp = mp } }
 
+// TracerProvider records a span per batch applied (keycdc.sink.batch, with its records,
+// dead letters and tries); the Sink's own spans go beneath it. Default: none.
+func TracerProvider(tp trace.TracerProvider) Option { return func(r *Runner) { r.tp = tp } }
+
 // Retries sets how often a failed Apply, or a decode failing for a reason other than a
 // malformed record, is tried in all, and the first and longest pause between tries (with
 // 20% jitter). Default 6 tries, 500ms to 15s: about half a minute before the Runner gives
@@ -125,6 +133,8 @@ type Runner struct {
 
 	log           *slog.Logger
 	mp            metric.MeterProvider
+	tp            trace.TracerProvider
+	tracer        trace.Tracer
 	tries         int
 	firstPause    time.Duration
 	longestPause  time.Duration
@@ -137,6 +147,9 @@ type Runner struct {
 	stable   map[TopicPartition]int64 // last stable offset last seen per assigned partition
 	hurry    bool                     // a rebalance waits for the batch in progress
 	stopPoll context.CancelFunc       // cancels the poll in progress while a batch is open or in flight
+	applyErr error                    // the last failed try of the batch being retried; nil after a success
+	fetchErr error                    // the last fetch error, while polls keep failing
+	fetchBad time.Time                // when fetches started failing
 
 	// Used by one batch's apply at a time (the loop waits for each before the next).
 	deadLetters int64     // dead letters of the group in the sink
@@ -168,7 +181,7 @@ func NewRunner(cfg Config, kafka []kgo.Opt, dec Decoder, sink Sink, opts ...Opti
 	}
 	r := &Runner{cfg: cfg, kafka: slices.Clone(kafka), dec: dec, sink: sink,
 		topics: slices.Sorted(maps.Keys(cfg.Sources)),
-		log:    slog.New(slog.DiscardHandler), mp: noop.NewMeterProvider(),
+		log:    slog.New(slog.DiscardHandler), mp: noop.NewMeterProvider(), tp: tnoop.NewTracerProvider(),
 		tries: 6, firstPause: 500 * time.Millisecond, longestPause: 15 * time.Second, progressEvery: 10 * time.Second,
 		stored: map[TopicPartition]int64{}, next: map[TopicPartition]int64{}, stable: map[TopicPartition]int64{}}
 	r.store, _ = sink.(OffsetStore)
@@ -180,6 +193,7 @@ func NewRunner(cfg Config, kafka []kgo.Opt, dec Decoder, sink Sink, opts ...Opti
 			r.tries, r.firstPause, r.longestPause)
 	}
 	r.m = newMetrics(r.mp, r)
+	r.tracer = r.tp.Tracer("github.com/keycdc/keycdc/sinks")
 	return r, nil
 }
 
@@ -391,9 +405,47 @@ func (r *Runner) hurrying() bool {
 	return r.hurry
 }
 
+// fetchStall is how long fetches may keep failing before Health reports it: kgo rides out
+// a leader election or a broker restart in seconds.
+const fetchStall = time.Minute
+
+// Health reports why the Runner is not loading, nil while it is: a batch that failed and is
+// being retried, or fetches that have failed for over a minute. An idle Runner is healthy.
+// Safe for concurrent use; for a /healthz endpoint.
+func (r *Runner) Health() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.applyErr != nil {
+		return fmt.Errorf("applying a batch failed; retrying: %w", r.applyErr)
+	}
+	if r.fetchErr != nil && time.Since(r.fetchBad) > fetchStall {
+		return fmt.Errorf("reading the topics has failed since %s: %w", r.fetchBad.UTC().Format(time.RFC3339), r.fetchErr)
+	}
+	return nil
+}
+
+// setApplyErr records the outcome of a try to apply a batch, for Health.
+func (r *Runner) setApplyErr(err error) {
+	r.mu.Lock()
+	r.applyErr = err
+	r.mu.Unlock()
+}
+
 // fetchErrors returns the errors of a poll that stop the Runner, logs the others (kgo
 // retries what can be retried by itself), and ignores the poll's own cancellation.
 func (r *Runner) fetchErrors(fs kgo.Fetches) error {
+	var failed error
+	defer func() {
+		r.mu.Lock()
+		if failed == nil {
+			r.fetchErr = nil
+		} else if r.fetchErr == nil {
+			r.fetchErr, r.fetchBad = failed, time.Now()
+		} else {
+			r.fetchErr = failed
+		}
+		r.mu.Unlock()
+	}()
 	for _, fe := range fs.Errors() {
 		switch err := fe.Err; {
 		case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
@@ -403,6 +455,7 @@ func (r *Runner) fetchErrors(fs kgo.Fetches) error {
 			errors.Is(err, kerr.ClusterAuthorizationFailed), errors.Is(err, kerr.SaslAuthenticationFailed):
 			return fmt.Errorf("read topic %s partition %d: %w", fe.Topic, fe.Partition, err)
 		default:
+			failed = fmt.Errorf("topic %s partition %d: %w", fe.Topic, fe.Partition, err)
 			r.log.Warn("fetch error; the consumer retries", "topic", fe.Topic, "partition", fe.Partition, "err", err)
 		}
 	}
@@ -500,9 +553,18 @@ func (p *pending) batch(group string) Batch {
 
 // apply applies a batch, moving rejected changes to the dead letters and retrying failures,
 // then records the new positions and marks them for the Kafka commit.
-func (r *Runner) apply(ctx, hard context.Context, cl *kgo.Client, p *pending, b Batch) error {
+func (r *Runner) apply(ctx, hard context.Context, cl *kgo.Client, p *pending, b Batch) (err error) {
+	hard, span := r.tracer.Start(hard, "keycdc.sink.batch", trace.WithAttributes(attribute.Int("keycdc.records", p.records)))
+	try := 1
+	defer func() {
+		span.SetAttributes(attribute.Int("keycdc.dead_letters", len(b.DeadLetters)), attribute.Int("keycdc.tries", try))
+		if err != nil {
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End()
+	}()
 	bo := r.backoff()
-	for try := 1; ; {
+	for {
 		if limit := int64(r.cfg.DeadLetterLimit); limit > 0 && len(b.DeadLetters) > 0 && r.deadLetters+int64(len(b.DeadLetters)) > limit {
 			d := b.DeadLetters[0]
 			return fmt.Errorf("%w: group %q has %d dead letters and the next batch adds %d, more than the limit of %d; "+
@@ -512,6 +574,7 @@ func (r *Runner) apply(ctx, hard context.Context, cl *kgo.Client, p *pending, b 
 		start := time.Now()
 		err := r.sink.Apply(hard, b)
 		if err == nil {
+			r.setApplyErr(nil)
 			r.applied(hard, cl, p, b, time.Since(start))
 			return nil
 		}
@@ -524,6 +587,7 @@ func (r *Runner) apply(ctx, hard context.Context, cl *kgo.Client, p *pending, b 
 			continue
 		}
 		r.m.failures.Add(hard, 1)
+		r.setApplyErr(err)
 		if errors.Is(err, ErrPositionMoved) || hard.Err() != nil {
 			return fmt.Errorf("apply batch of %d records: %w", p.records, err)
 		}

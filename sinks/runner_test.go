@@ -470,3 +470,43 @@ func TestGracefulStopFinishesTheBatch(t *testing.T) {
 		t.Fatalf("rows differ from the records before the stored offsets:\n%s", d)
 	}
 }
+
+// failing fails every Apply while fail is set.
+type failing struct {
+	*sinktest.MemorySink
+	fail atomic.Bool
+}
+
+func (f *failing) Apply(ctx context.Context, b sinks.Batch) error {
+	if f.fail.Load() {
+		return errors.New("warehouse down")
+	}
+	return f.MemorySink.Apply(ctx, b)
+}
+
+// Health reports a batch that fails and is being retried, with the sink's error, and is
+// healthy again once the batch went through.
+func TestHealthReportsFailingBatches(t *testing.T) {
+	st := sinktest.NewStream(t, tables, 8)
+	st.Produce(t, 50)
+	m := sinktest.NewMemory()
+	f := &failing{MemorySink: m.Sink(nil)}
+	f.fail.Store(true)
+	r := newRunner(t, st, nil, f, nil, sinks.Retries(1000, time.Millisecond, 5*time.Millisecond))
+	if err := r.Health(); err != nil {
+		t.Fatalf("before the start: %v", err)
+	}
+	rn := start(r)
+	waitFor(t, "an unhealthy report", func() bool {
+		err := r.Health()
+		return err != nil && strings.Contains(err.Error(), "warehouse down")
+	}, rn)
+	f.fail.Store(false)
+	waitFor(t, "the sink to catch up", caughtUp(t, m.Sink(nil), "runner-test", st), rn)
+	if err := r.Health(); err != nil {
+		t.Fatalf("after the warehouse came back: %v", err)
+	}
+	if err := rn.stop(t); err != nil {
+		t.Fatal(err)
+	}
+}

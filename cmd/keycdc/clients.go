@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,10 +21,17 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 	"github.com/twmb/franz-go/pkg/sr"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/metric/noop"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+	tnoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/keycdc/keycdc/poller/keycloak"
 )
@@ -119,15 +127,17 @@ func keycloakClient(c *config, mp metric.MeterProvider, extra ...keycloak.Option
 			keycloak.MeterProvider(mp)}, extra...)...)
 }
 
-// telemetry is the process's meter provider and, when metrics.listen is set, the HTTP
-// server of /metrics and /healthz.
+// telemetry is the process's meter and tracer providers and, when metrics.listen is set,
+// the HTTP server of /metrics and /healthz.
 type telemetry struct {
 	mp     metric.MeterProvider
 	sdk    *sdkmetric.MeterProvider
+	tp     trace.TracerProvider
+	tsdk   *sdktrace.TracerProvider // nil when tracing is off
 	srv    *http.Server
 	ln     net.Listener
 	mux    *http.ServeMux
-	health func() error
+	health atomic.Pointer[func() error]
 }
 
 // handle serves h under pattern on the metrics address, when there is one.
@@ -137,22 +147,33 @@ func (t *telemetry) handle(pattern string, h http.Handler) {
 	}
 }
 
-// startTelemetry starts the metrics endpoint. health reports why keycdc is unhealthy (nil
-// when healthy); it may be set later.
+// setHealth sets what /healthz asks: f returns why keycdc is unhealthy, nil when healthy.
+// It may be called while the endpoint already serves.
+func (t *telemetry) setHealth(f func() error) { t.health.Store(&f) }
+
+// startTelemetry starts the metrics endpoint and, when tracing.otlp_endpoint is set, the
+// span exporter.
 func startTelemetry(c *config, log *slog.Logger) (*telemetry, error) {
-	t := &telemetry{mp: noop.NewMeterProvider()}
+	t := &telemetry{mp: noop.NewMeterProvider(), tp: tnoop.NewTracerProvider()}
+	if c.Tracing.OTLPEndpoint != "" {
+		if err := t.startTracing(c, log); err != nil {
+			return nil, err
+		}
+	}
 	if c.Metrics.Listen == "" {
 		return t, nil
 	}
 	reg := prometheus.NewRegistry()
 	exp, err := otelprom.New(otelprom.WithRegisterer(reg), otelprom.WithoutScopeInfo())
 	if err != nil {
+		t.close()
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
 	t.sdk = sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp))
 	t.mp = t.sdk
 	ln, err := net.Listen("tcp", c.Metrics.Listen)
 	if err != nil {
+		t.close()
 		return nil, fmt.Errorf("metrics.listen: %w (set another address, or empty to disable)", err)
 	}
 	t.ln = ln
@@ -160,8 +181,8 @@ func startTelemetry(c *config, log *slog.Logger) (*telemetry, error) {
 	t.mux = mux
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		if t.health != nil {
-			if err := t.health(); err != nil {
+		if f := t.health.Load(); f != nil {
+			if err := (*f)(); err != nil {
 				http.Error(w, err.Error(), http.StatusServiceUnavailable)
 				return
 			}
@@ -175,6 +196,26 @@ func startTelemetry(c *config, log *slog.Logger) (*telemetry, error) {
 		}
 	}()
 	return t, nil
+}
+
+// startTracing exports spans over OTLP/HTTP in batches. The exporter sends in the
+// background and drops spans it cannot deliver: a collector that is down costs traces,
+// never data or progress. Export failures are logged as warnings.
+func (t *telemetry) startTracing(c *config, log *slog.Logger) error {
+	exp, err := otlptracehttp.New(context.Background(), otlptracehttp.WithEndpointURL(
+		strings.TrimRight(c.Tracing.OTLPEndpoint, "/")+"/v1/traces"))
+	if err != nil {
+		return fmt.Errorf("tracing.otlp_endpoint: %w", err)
+	}
+	// The OpenTelemetry SDK reports export failures to one process-wide handler.
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Warn("trace export failed", "err", err) }))
+	t.tsdk = sdktrace.NewTracerProvider(
+		sdktrace.WithBatcher(exp),
+		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(c.Tracing.SampleRatio))),
+		sdktrace.WithResource(resource.NewSchemaless(attribute.String("service.name", "keycdc"),
+			attribute.String("service.version", versionString()))))
+	t.tp = t.tsdk
+	return nil
 }
 
 // addr returns the metrics endpoint's address, or "".
@@ -195,5 +236,11 @@ func (t *telemetry) close() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		t.sdk.Shutdown(ctx)
+	}
+	if t.tsdk != nil {
+		// Flush the spans of the last cycle or batch.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		t.tsdk.Shutdown(ctx)
 	}
 }

@@ -35,6 +35,7 @@ type config struct {
 	Postgres       postgresSection `yaml:"postgres"`
 	Sink           sinkSection     `yaml:"sink"`
 	Metrics        metricsSection  `yaml:"metrics"`
+	Tracing        tracingSection  `yaml:"tracing"`
 	Log            logSection      `yaml:"log"`
 }
 
@@ -113,6 +114,11 @@ type metricsSection struct {
 	Listen string `yaml:"listen" default:"127.0.0.1:9464" doc:"Address of the Prometheus /metrics and /healthz endpoint; empty disables it."`
 }
 
+type tracingSection struct {
+	OTLPEndpoint string  `yaml:"otlp_endpoint" doc:"OpenTelemetry collector's OTLP/HTTP address, e.g. http://otel-collector:4318 (spans go to its /v1/traces); empty: no traces. OTEL_EXPORTER_OTLP_HEADERS and OTEL_EXPORTER_OTLP_CERTIFICATE are honoured for credentials and TLS."`
+	SampleRatio  float64 `yaml:"sample_ratio" default:"1" doc:"Fraction of poll cycles and sink batches traced, 0 to 1."`
+}
+
 type logSection struct {
 	Level  string `yaml:"level" default:"info" doc:"debug, info, warn or error."`
 	Format string `yaml:"format" default:"text" doc:"text or json."`
@@ -175,6 +181,12 @@ func (l leaf) set(s string) error {
 			return fmt.Errorf("%q is not an integer", s)
 		}
 		v.SetInt(int64(n))
+	case v.Kind() == reflect.Float64:
+		f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a number", s)
+		}
+		v.SetFloat(f)
 	case v.Kind() == reflect.Bool:
 		b, err := strconv.ParseBool(strings.TrimSpace(s))
 		if err != nil {
@@ -496,6 +508,16 @@ func (c *config) validate(need requirement) error {
 		if c.Sink.Schema == "" || len(c.Sink.Schema) > 63 {
 			bad("sink.schema", "want a PostgreSQL schema name of 1 to 63 bytes, got %q", c.Sink.Schema)
 		}
+	}
+	if e := c.Tracing.OTLPEndpoint; e != "" {
+		if u, err := url.Parse(e); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("tracing.otlp_endpoint", "is not an http(s) URL like http://otel-collector:4318")
+		} else if u.User != nil {
+			bad("tracing.otlp_endpoint", "must not carry credentials (they would show in messages); set OTEL_EXPORTER_OTLP_HEADERS")
+		}
+	}
+	if r := c.Tracing.SampleRatio; r < 0 || r > 1 || r != r {
+		bad("tracing.sample_ratio", "must be between 0 and 1, got %v", r)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -81,6 +81,8 @@ func TestEnvironmentOverridesEveryKey(t *testing.T) {
 			val = "true"
 		case l.value.Kind().String() == "int":
 			val = "7"
+		case l.value.Kind().String() == "float64":
+			val = "0.5"
 		default:
 			val = "x"
 		}

@@ -79,7 +79,7 @@ func newDevSink(ctx context.Context, c *config, dir string, log *slog.Logger, te
 	}
 	ds.runner, err = sinks.NewRunner(sinks.Config{Group: c.Sink.GroupID, Sources: sources, BatchSize: c.Sink.BatchSize,
 		BatchAge: c.Sink.BatchAge, DeadLetterLimit: c.Sink.DeadLetterMax, StopTimeout: c.Sink.StopTimeout},
-		base, schemas.NewCodec(reg), sink, sinks.Logger(log), sinks.MeterProvider(tel.mp))
+		base, schemas.NewCodec(reg), sink, sinks.Logger(log), sinks.MeterProvider(tel.mp), sinks.TracerProvider(tel.tp))
 	if err != nil {
 		ds.close()
 		return nil, err

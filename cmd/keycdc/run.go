@@ -144,7 +144,7 @@ func newPipeline(ctx context.Context, c *config, log *slog.Logger, tel *telemetr
 	}
 	for _, realm := range c.Keycloak.Realms {
 		// One Keycloak client per realm: keycloak.concurrency bounds each realm's requests.
-		kc, err := keycloakClient(c, tel.mp)
+		kc, err := keycloakClient(c, tel.mp, keycloak.TracerProvider(tel.tp))
 		if err != nil {
 			return nil, err
 		}
@@ -165,13 +165,13 @@ func newPipeline(ctx context.Context, c *config, log *slog.Logger, tel *telemetr
 			NewProducer: func() (*kgo.Client, error) { return kgo.NewClient(producerOpts...) },
 			NewConsumer: func() (*kgo.Client, error) { return kgo.NewClient(consumerOpts...) },
 		},
-			codec, poller.Logger(log), poller.MeterProvider(tel.mp))
+			codec, poller.Logger(log), poller.MeterProvider(tel.mp), poller.TracerProvider(tel.tp))
 		if err != nil {
 			return nil, err
 		}
 		p.pollers = append(p.pollers, pl)
 	}
-	tel.health = p.health
+	tel.setHealth(p.health)
 	p.metricsAddr = tel.addr()
 	ok = true
 	return p, nil

@@ -98,10 +98,11 @@ func cmdSinkPostgres(ctx context.Context, e env, args []string) error {
 	}
 	r, err := sinks.NewRunner(sinks.Config{Group: c.Sink.GroupID, Sources: sources, BatchSize: c.Sink.BatchSize,
 		BatchAge: c.Sink.BatchAge, DeadLetterLimit: c.Sink.DeadLetterMax, StopTimeout: c.Sink.StopTimeout},
-		kopts, schemas.NewCodec(reg), sink, sinks.Logger(log), sinks.MeterProvider(tel.mp))
+		kopts, schemas.NewCodec(reg), sink, sinks.Logger(log), sinks.MeterProvider(tel.mp), sinks.TracerProvider(tel.tp))
 	if err != nil {
 		return startFailed(ctx, err)
 	}
+	tel.setHealth(r.Health)
 	err = r.Run(ctx)
 	if errors.Is(err, sinks.ErrDeadLetterLimit) {
 		return fmt.Errorf("%w; the records are in %s._keycdc_dead_letters: delete the rows you have dealt with, or raise sink.dead_letter_limit, and start the sink again",

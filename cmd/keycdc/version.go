@@ -21,15 +21,19 @@ func cmdVersion(_ context.Context, e env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	v := version
-	if v == "" {
-		v = "devel"
-		if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-			v = bi.Main.Version
-		}
-	}
-	fmt.Fprintf(e.stdout, "keycdc %s %s/%s %s\n", v, runtime.GOOS, runtime.GOARCH, runtime.Version())
+	fmt.Fprintf(e.stdout, "keycdc %s %s/%s %s\n", versionString(), runtime.GOOS, runtime.GOARCH, runtime.Version())
 	return nil
+}
+
+// versionString is keycdc's version: the link-time one, else the module's, else "devel".
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "devel"
 }
 
 // newFlagSet returns a flag set that reports errors instead of exiting, writing help to stderr.

@@ -17,8 +17,12 @@ import (
 
 	"github.com/sethvargo/go-retry"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	tnoop "go.opentelemetry.io/otel/trace/noop"
 )
 
 // Secret is a string that never prints: fmt, slog and JSON all show "***".
@@ -80,6 +84,12 @@ func Retries(n int, base, max time.Duration) Option {
 // MeterProvider records request counts and durations. Default: no metrics.
 func MeterProvider(mp metric.MeterProvider) Option { return func(c *Client) { c.mp = mp } }
 
+// TracerProvider records a client span per HTTP request (token grants included), child of
+// the caller's span, and sends W3C trace context to Keycloak so that a Keycloak with
+// tracing on joins the same trace. Spans carry method, route template, realm and status;
+// never a token, secret or query. Default: no spans.
+func TracerProvider(tp trace.TracerProvider) Option { return func(c *Client) { c.tp = tp } }
+
 // Client reads the Keycloak Admin API. It is safe for concurrent use.
 type Client struct {
 	hc            *http.Client
@@ -91,7 +101,9 @@ type Client struct {
 	backoffBase   time.Duration
 	backoffMax    time.Duration
 	mp            metric.MeterProvider
+	tp            trace.TracerProvider
 
+	tracer   trace.Tracer
 	sem      chan struct{}
 	requests metric.Int64Counter
 	duration metric.Float64Histogram
@@ -114,7 +126,7 @@ func New(hc *http.Client, cfg Config, opts ...Option) (*Client, error) {
 		hc: hc, cfg: cfg, base: strings.TrimRight(cfg.URL, "/"),
 		maxConcurrent: 8, timeout: 30 * time.Second,
 		retries: 8, backoffBase: 200 * time.Millisecond, backoffMax: 15 * time.Second,
-		mp: noop.NewMeterProvider(), now: time.Now,
+		mp: noop.NewMeterProvider(), tp: tnoop.NewTracerProvider(), now: time.Now,
 		tokens: map[string]*tokenState{},
 	}
 	for _, o := range opts {
@@ -134,6 +146,7 @@ func New(hc *http.Client, cfg Config, opts ...Option) (*Client, error) {
 		return nil, err
 	}
 	c.sem = make(chan struct{}, c.maxConcurrent)
+	c.tracer = c.tp.Tracer("github.com/keycdc/keycdc/poller/keycloak")
 	m := c.mp.Meter("github.com/keycdc/keycdc/poller/keycloak")
 	c.requests, _ = m.Int64Counter("keycdc.keycloak.requests",
 		metric.WithDescription("Admin API and token requests sent to Keycloak, by route and outcome"))
@@ -203,18 +216,22 @@ func (c *Client) grant(ctx context.Context, realm string) (string, time.Duration
 	path := "/realms/" + url.PathEscape(realm) + "/protocol/openid-connect/token"
 	form := url.Values{"grant_type": {"client_credentials"}}
 	var out tokenResponse
-	err := func() error {
+	err := func() (err error) {
 		release, err := c.acquire(ctx)
 		if err != nil {
 			return err
 		}
 		defer release()
+		ctx, span := c.startSpan(ctx, http.MethodPost, routeToken, realm)
+		var status int
+		defer func() { endSpan(span, status, err) }()
 		rctx, cancel := context.WithTimeout(ctx, c.timeout)
 		defer cancel()
 		req, err := http.NewRequestWithContext(rctx, http.MethodPost, c.base+path, strings.NewReader(form.Encode()))
 		if err != nil {
 			return err
 		}
+		propagation.TraceContext{}.Inject(ctx, propagation.HeaderCarrier(req.Header))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.Header.Set("Accept", "application/json")
 		req.SetBasicAuth(url.QueryEscape(c.cfg.ClientID), url.QueryEscape(string(c.cfg.ClientSecret)))
@@ -225,6 +242,7 @@ func (c *Client) grant(ctx context.Context, realm string) (string, time.Duration
 			return fmt.Errorf("POST %s: %w", path, scrubURLError(err))
 		}
 		defer resp.Body.Close()
+		status = resp.StatusCode
 		body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		c.record(ctx, routeToken, resp.StatusCode, start)
 		if err != nil {
@@ -311,13 +329,13 @@ func (c *Client) get(ctx context.Context, realm, route, path string, q url.Value
 		if err != nil {
 			return err
 		}
-		status, err := c.getOnce(ctx, route, full, path, tok, out)
+		status, err := c.getOnce(ctx, realm, route, full, path, tok, out)
 		if status == http.StatusUnauthorized {
 			// The token expired early or was revoked: re-authenticate once.
 			if tok, err = c.token(ctx, realm, tok); err != nil {
 				return err
 			}
-			status, err = c.getOnce(ctx, route, full, path, tok, out)
+			status, err = c.getOnce(ctx, realm, route, full, path, tok, out)
 			if status == http.StatusUnauthorized {
 				return fmt.Errorf("%w; a fresh token was refused too: check that client %q is enabled and its service account may read realm %q",
 					err, c.cfg.ClientID, realm)
@@ -334,18 +352,21 @@ func (c *Client) get(ctx context.Context, realm, route, path string, q url.Value
 }
 
 // getOnce sends one GET and returns the HTTP status (0 when no answer arrived).
-func (c *Client) getOnce(ctx context.Context, route, full, path, tok string, out any) (int, error) {
+func (c *Client) getOnce(ctx context.Context, realm, route, full, path, tok string, out any) (status int, err error) {
 	release, err := c.acquire(ctx)
 	if err != nil {
 		return 0, err
 	}
 	defer release()
+	ctx, span := c.startSpan(ctx, http.MethodGet, route, realm)
+	defer func() { endSpan(span, status, err) }()
 	rctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(rctx, http.MethodGet, full, nil)
 	if err != nil {
 		return 0, err
 	}
+	propagation.TraceContext{}.Inject(ctx, propagation.HeaderCarrier(req.Header))
 	req.Header.Set("Authorization", "Bearer "+tok)
 	req.Header.Set("Accept", "application/json")
 	start := c.now()
@@ -396,6 +417,26 @@ func (c *Client) getOnce(ctx context.Context, route, full, path, tok string, out
 		return resp.StatusCode, &DecodeError{Method: http.MethodGet, Path: path, Err: err}
 	}
 	return resp.StatusCode, nil
+}
+
+// startSpan starts the client span of one HTTP request; endSpan ends it.
+func (c *Client) startSpan(ctx context.Context, method, route, realm string) (context.Context, trace.Span) {
+	return c.tracer.Start(ctx, method+" "+route, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("http.request.method", method), attribute.String("http.route", route),
+			attribute.String("keycloak.realm", realm)))
+}
+
+// endSpan records the outcome: the status when an answer came, an error status when the
+// request failed. err's text is safe to record: the client's errors never hold a token or
+// secret (scrubURLError, StatusError).
+func endSpan(span trace.Span, status int, err error) {
+	if status != 0 {
+		span.SetAttributes(attribute.Int("http.response.status_code", status))
+	}
+	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
 }
 
 func (c *Client) record(ctx context.Context, route string, status int, start time.Time) {
