@@ -22,18 +22,8 @@ import (
 
 func cmdCheck(ctx context.Context, e env, args []string) error {
 	fs := newFlagSet("check", e)
-	path := fs.String("config", "", "path of the YAML configuration file (required)")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if *path == "" {
-		return usagef("--config is required")
-	}
-	c, err := loadConfig(*path, e.getenv)
+	c, err := commandConfig(fs, e, args, needKeycloak|needKafka|needRegistry)
 	if err != nil {
-		return err
-	}
-	if err := c.validate(needKeycloak | needKafka | needRegistry); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)

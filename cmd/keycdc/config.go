@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -533,6 +534,27 @@ func (c *config) validate(need requirement) error {
 		return nil
 	}
 	return fmt.Errorf("configuration:\n  %w", indentJoin(errs))
+}
+
+// commandConfig defines --config on fs (which holds the subcommand's other flags), parses
+// args, loads the file with environment overrides and validates it for what the
+// subcommand needs.
+func commandConfig(fs *flag.FlagSet, e env, args []string, need requirement) (*config, error) {
+	path := fs.String("config", "", "path of the YAML configuration file (required)")
+	if err := parseFlags(fs, args); err != nil {
+		return nil, err
+	}
+	if *path == "" {
+		return nil, usagef("--config is required (a YAML file; README.md shows a minimal one, and the configuration reference every key)")
+	}
+	c, err := loadConfig(*path, e.getenv)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.validate(need); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // configReference renders the configuration reference table of README.md.

@@ -21,19 +21,9 @@ import (
 
 func cmdRun(ctx context.Context, e env, args []string) error {
 	fs := newFlagSet("run", e)
-	path := fs.String("config", "", "path of the YAML configuration file (required)")
 	once := fs.Bool("once", false, "run one complete cycle (full scan and events up to now), commit it and exit")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if *path == "" {
-		return usagef("--config is required (a YAML file; README.md shows a minimal one)")
-	}
-	c, err := loadConfig(*path, e.getenv)
+	c, err := commandConfig(fs, e, args, needKeycloak|needKafka|needRegistry)
 	if err != nil {
-		return err
-	}
-	if err := c.validate(needKeycloak | needKafka | needRegistry); err != nil {
 		return err
 	}
 	log := newLogger(c, e.stderr)

@@ -38,18 +38,8 @@ func cmdSink(ctx context.Context, e env, args []string) error {
 
 func cmdSinkPostgres(ctx context.Context, e env, args []string) error {
 	fs := newFlagSet("sink postgres", e)
-	path := fs.String("config", "", "path of the YAML configuration file (required)")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if *path == "" {
-		return usagef("--config is required (a YAML file with keycloak.realms, kafka, schema_registry and postgres.dsn)")
-	}
-	c, err := loadConfig(*path, e.getenv)
+	c, err := commandConfig(fs, e, args, needRealms|needKafka|needRegistry|needPostgres)
 	if err != nil {
-		return err
-	}
-	if err := c.validate(needRealms | needKafka | needRegistry | needPostgres); err != nil {
 		return err
 	}
 	log := newLogger(c, e.stderr)

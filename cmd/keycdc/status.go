@@ -18,18 +18,8 @@ import (
 
 func cmdStatus(ctx context.Context, e env, args []string) error {
 	fs := newFlagSet("status", e)
-	path := fs.String("config", "", "path of the YAML configuration file (required)")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if *path == "" {
-		return usagef("--config is required")
-	}
-	c, err := loadConfig(*path, e.getenv)
+	c, err := commandConfig(fs, e, args, needKafka)
 	if err != nil {
-		return err
-	}
-	if err := c.validate(needKafka); err != nil {
 		return err
 	}
 	if len(c.Keycloak.Realms) == 0 {
