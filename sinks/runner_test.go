@@ -45,38 +45,14 @@ func newRunner(t *testing.T, st *sinktest.Stream, dec sinks.Decoder, sink sinks.
 	return r
 }
 
-type running struct {
-	cancel context.CancelFunc
-	done   chan error
-}
-
-func start(r *sinks.Runner) *running {
-	ctx, cancel := context.WithCancel(context.Background())
-	rn := &running{cancel: cancel, done: make(chan error, 1)}
-	go func() { rn.done <- r.Run(ctx) }()
-	return rn
-}
-
-func (rn *running) stop(t *testing.T) error {
-	t.Helper()
-	rn.cancel()
-	select {
-	case err := <-rn.done:
-		return err
-	case <-time.After(30 * time.Second):
-		t.Fatal("the runner did not stop within 30s")
-		return nil
-	}
-}
-
 // waitFor polls cond until it holds, failing the test after 30s or if a runner stops.
-func waitFor(t *testing.T, what string, cond func() bool, runners ...*running) {
+func waitFor(t *testing.T, what string, cond func() bool, runners ...*sinktest.Running) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
 		for _, rn := range runners {
 			select {
-			case err := <-rn.done:
+			case err := <-rn.Done:
 				t.Fatalf("waiting for %s: a runner stopped: %v", what, err)
 			default:
 			}
@@ -148,9 +124,9 @@ func TestMembersShareAndHandOver(t *testing.T) {
 	st.Produce(t, 600)
 	m := sinktest.NewMemory()
 	a, b := &counting{MemorySink: m.Sink(nil)}, &counting{MemorySink: m.Sink(nil)}
-	ra := start(newRunner(t, st, nil, a, nil))
+	ra := sinktest.Start(newRunner(t, st, nil, a, nil))
 	waitFor(t, "the first member to apply a batch", func() bool { return a.n.Load() > 0 }, ra)
-	rb := start(newRunner(t, st, nil, b, nil))
+	rb := sinktest.Start(newRunner(t, st, nil, b, nil))
 	// Until the second member has its partitions, the first may read everything produced.
 	waitFor(t, "the second member to apply a batch", func() bool {
 		if b.n.Load() > 0 {
@@ -159,12 +135,12 @@ func TestMembersShareAndHandOver(t *testing.T) {
 		st.Produce(t, 20)
 		return false
 	}, ra, rb)
-	if err := ra.stop(t); err != nil {
+	if err := ra.Stop(t); err != nil {
 		t.Fatalf("first member: %v", err)
 	}
 	st.Produce(t, 200)
 	waitFor(t, "the group to catch up", caughtUp(t, a, "runner-test", st), rb)
-	if err := rb.stop(t); err != nil {
+	if err := rb.Stop(t); err != nil {
 		t.Fatalf("second member: %v", err)
 	}
 	if d := sinktest.Diff(st.Want(nil), m.Rows(), tables); d != "" {
@@ -200,9 +176,9 @@ func TestDeadLetterLimit(t *testing.T) {
 		}
 		stored = n
 	}
-	rn := start(newRunner(t, st, nil, m.Sink(nil), nil))
+	rn := sinktest.Start(newRunner(t, st, nil, m.Sink(nil), nil))
 	waitFor(t, "catching up without a limit", caughtUp(t, m.Sink(nil), "runner-test", st), rn)
-	if err := rn.stop(t); err != nil {
+	if err := rn.Stop(t); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(m.DeadLetters("runner-test")); n != len(st.Malformed()) {
@@ -233,9 +209,9 @@ func TestRejectedChangesBecomeDeadLetters(t *testing.T) {
 	st := sinktest.NewStream(t, tables, 3)
 	st.Produce(t, 300)
 	m := sinktest.NewMemory()
-	rn := start(newRunner(t, st, nil, rejecting{m.Sink(nil), schemas.UserAttribute}, nil))
+	rn := sinktest.Start(newRunner(t, st, nil, rejecting{m.Sink(nil), schemas.UserAttribute}, nil))
 	waitFor(t, "catching up", caughtUp(t, m.Sink(nil), "runner-test", st), rn)
-	if err := rn.stop(t); err != nil {
+	if err := rn.Stop(t); err != nil {
 		t.Fatal(err)
 	}
 	if d := sinktest.Diff(st.Want(nil), m.Rows(), []*schemas.Table{schemas.User, schemas.Event}); d != "" {
@@ -294,9 +270,9 @@ func TestRegistryOutageStopsWithoutDeadLetters(t *testing.T) {
 		t.Fatalf("%d records were dead-lettered during a registry outage", n)
 	}
 	dec.failing.Store(false)
-	rn := start(newRunner(t, st, dec, m.Sink(nil), nil))
+	rn := sinktest.Start(newRunner(t, st, dec, m.Sink(nil), nil))
 	waitFor(t, "catching up", caughtUp(t, m.Sink(nil), "runner-test", st), rn)
-	if err := rn.stop(t); err != nil {
+	if err := rn.Stop(t); err != nil {
 		t.Fatal(err)
 	}
 	if d := sinktest.Diff(st.Want(nil), m.Rows(), tables); d != "" {
@@ -310,7 +286,7 @@ func TestPositionMovedStops(t *testing.T) {
 	st := sinktest.NewStream(t, tables, 5)
 	st.Produce(t, 200)
 	m := sinktest.NewMemory()
-	rn := start(newRunner(t, st, nil, m.Sink(nil), nil))
+	rn := sinktest.Start(newRunner(t, st, nil, m.Sink(nil), nil))
 	waitFor(t, "catching up", caughtUp(t, m.Sink(nil), "runner-test", st), rn)
 	var b sinks.Batch
 	b.Group = "runner-test"
@@ -322,12 +298,12 @@ func TestPositionMovedStops(t *testing.T) {
 	}
 	st.Produce(t, 100)
 	select {
-	case err := <-rn.done:
+	case err := <-rn.Done:
 		if !errors.Is(err, sinks.ErrPositionMoved) {
 			t.Fatalf("Run returned %v, want ErrPositionMoved", err)
 		}
 	case <-time.After(30 * time.Second):
-		rn.stop(t)
+		rn.Stop(t)
 		t.Fatal("the runner did not stop after its positions moved")
 	}
 }
@@ -342,9 +318,9 @@ func TestMetricsAndLogs(t *testing.T) {
 	var logs syncBuffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	c := &counting{MemorySink: m.Sink(nil)}
-	rn := start(newRunner(t, st, nil, c, nil, sinks.MeterProvider(mp), sinks.Logger(log), sinks.ProgressInterval(time.Nanosecond)))
+	rn := sinktest.Start(newRunner(t, st, nil, c, nil, sinks.MeterProvider(mp), sinks.Logger(log), sinks.ProgressInterval(time.Nanosecond)))
 	waitFor(t, "catching up", caughtUp(t, m.Sink(nil), "runner-test", st), rn)
-	if err := rn.stop(t); err != nil {
+	if err := rn.Stop(t); err != nil {
 		t.Fatal(err)
 	}
 	var rm metricdata.ResourceMetrics
@@ -451,15 +427,15 @@ func TestGracefulStopFinishesTheBatch(t *testing.T) {
 	st.Produce(t, 100)
 	m := sinktest.NewMemory()
 	g := &gate{MemorySink: m.Sink(nil), entered: make(chan struct{}), release: make(chan struct{})}
-	rn := start(newRunner(t, st, nil, g, func(c *sinks.Config) { c.StopTimeout = time.Minute }))
+	rn := sinktest.Start(newRunner(t, st, nil, g, func(c *sinks.Config) { c.StopTimeout = time.Minute }))
 	select {
 	case <-g.entered:
-	case err := <-rn.done:
+	case err := <-rn.Done:
 		t.Fatalf("the runner stopped before applying: %v", err)
 	}
-	rn.cancel()
+	rn.Cancel()
 	close(g.release)
-	if err := <-rn.done; err != nil {
+	if err := <-rn.Done; err != nil {
 		t.Fatalf("graceful stop: %v", err)
 	}
 	stored := offsets(t, m.Sink(nil), "runner-test", st)
@@ -496,7 +472,7 @@ func TestHealthReportsFailingBatches(t *testing.T) {
 	if err := r.Health(); err != nil {
 		t.Fatalf("before the start: %v", err)
 	}
-	rn := start(r)
+	rn := sinktest.Start(r)
 	waitFor(t, "an unhealthy report", func() bool {
 		err := r.Health()
 		return err != nil && strings.Contains(err.Error(), "warehouse down")
@@ -506,7 +482,7 @@ func TestHealthReportsFailingBatches(t *testing.T) {
 	if err := r.Health(); err != nil {
 		t.Fatalf("after the warehouse came back: %v", err)
 	}
-	if err := rn.stop(t); err != nil {
+	if err := rn.Stop(t); err != nil {
 		t.Fatal(err)
 	}
 }

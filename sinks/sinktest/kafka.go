@@ -267,25 +267,28 @@ func (st *Stream) runner(t *testing.T, sink sinks.Sink, stopTimeout time.Duratio
 	return r
 }
 
-// running is a Runner started in a goroutine.
-type running struct {
-	cancel context.CancelFunc
-	done   chan error
+// Running is a Runner started in a goroutine by Start: Cancel stops it gracefully, Done
+// receives what Run returned.
+type Running struct {
+	Cancel context.CancelFunc
+	Done   chan error
 }
 
-func start(r *sinks.Runner) *running {
+// Start runs r in a goroutine until Cancel or Stop.
+func Start(r *sinks.Runner) *Running {
 	ctx, cancel := context.WithCancel(context.Background())
-	rn := &running{cancel: cancel, done: make(chan error, 1)}
-	go func() { rn.done <- r.Run(ctx) }()
+	rn := &Running{Cancel: cancel, Done: make(chan error, 1)}
+	go func() { rn.Done <- r.Run(ctx) }()
 	return rn
 }
 
-// stop stops the Runner gracefully and returns what Run returned.
-func (rn *running) stop(t *testing.T) error {
+// Stop stops the Runner gracefully and returns what Run returned, failing the test if it
+// takes over 30s.
+func (rn *Running) Stop(t testing.TB) error {
 	t.Helper()
-	rn.cancel()
+	rn.Cancel()
 	select {
-	case err := <-rn.done:
+	case err := <-rn.Done:
 		return err
 	case <-time.After(30 * time.Second):
 		t.Fatal("the runner did not stop within 30s of its context being cancelled")
@@ -295,7 +298,7 @@ func (rn *running) stop(t *testing.T) error {
 
 // waitCaughtUp waits until the sink holds everything produced: the stored offsets reach
 // the ends of the partitions (an OffsetStore) or the rows equal what was produced.
-func (st *Stream) waitCaughtUp(t *testing.T, s Store, sink sinks.Sink, rn *running) {
+func (st *Stream) waitCaughtUp(t *testing.T, s Store, sink sinks.Sink, rn *Running) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	want := st.Want(nil)
@@ -303,7 +306,7 @@ func (st *Stream) waitCaughtUp(t *testing.T, s Store, sink sinks.Sink, rn *runni
 	var last string
 	for {
 		select {
-		case err := <-rn.done:
+		case err := <-rn.Done:
 			t.Fatalf("the runner stopped before catching up: %v", err)
 		default:
 		}
@@ -375,9 +378,9 @@ func testRunner(t *testing.T, s Store) {
 	st := NewStream(t, s.Tables, 11)
 	st.Produce(t, 300)
 	sink := s.Open(t, nil)
-	rn := start(st.runner(t, sink, 10*time.Second))
+	rn := Start(st.runner(t, sink, 10*time.Second))
 	st.waitCaughtUp(t, s, sink, rn)
-	if err := rn.stop(t); err != nil {
+	if err := rn.Stop(t); err != nil {
 		t.Fatalf("graceful stop: Run returned %v", err)
 	}
 	if d := diff(st.Want(nil), s.Rows(t), s.Tables, nil); d != "" {
@@ -409,9 +412,9 @@ func testRunner(t *testing.T, s Store) {
 	if _, ok := w.Sink.(sinks.OffsetStore); !ok {
 		restarted = w.Sink
 	}
-	rn = start(st.runner(t, restarted, 10*time.Second))
+	rn = Start(st.runner(t, restarted, 10*time.Second))
 	st.waitCaughtUp(t, s, w.Sink, rn)
-	if err := rn.stop(t); err != nil {
+	if err := rn.Stop(t); err != nil {
 		t.Fatalf("graceful stop: Run returned %v", err)
 	}
 	if d := diff(st.Want(nil), s.Rows(t), s.Tables, nil); d != "" {
@@ -450,9 +453,9 @@ func testCrash(t *testing.T, s Store) {
 		}
 	}
 	sink := s.Open(t, nil)
-	rn := start(st.runner(t, sink, 10*time.Second))
+	rn := Start(st.runner(t, sink, 10*time.Second))
 	st.waitCaughtUp(t, s, sink, rn)
-	if err := rn.stop(t); err != nil {
+	if err := rn.Stop(t); err != nil {
 		t.Fatal(err)
 	}
 	if d := diff(st.Want(nil), s.Rows(t), s.Tables, nil); d != "" {
@@ -475,15 +478,15 @@ func testHardStop(t *testing.T, s Store) {
 		}
 		return nil
 	})
-	rn := start(st.runner(t, sink, 20*time.Millisecond))
+	rn := Start(st.runner(t, sink, 20*time.Millisecond))
 	select {
 	case <-entered:
-	case err := <-rn.done:
+	case err := <-rn.Done:
 		t.Fatalf("the runner stopped before its second batch: %v", err)
 	case <-time.After(30 * time.Second):
 		t.Fatal("the runner did not apply a second batch within 30s")
 	}
-	if err := rn.stop(t); err == nil {
+	if err := rn.Stop(t); err == nil {
 		t.Fatal("Run returned nil after a stop that could not finish its batch; want the error")
 	}
 	stored := st.checkConsistent(t, s, sink)
@@ -491,9 +494,9 @@ func testHardStop(t *testing.T, s Store) {
 		t.Fatal("everything was stored before the hard stop; the test needs more records")
 	}
 	sink = s.Open(t, nil)
-	rn = start(st.runner(t, sink, 10*time.Second))
+	rn = Start(st.runner(t, sink, 10*time.Second))
 	st.waitCaughtUp(t, s, sink, rn)
-	if err := rn.stop(t); err != nil {
+	if err := rn.Stop(t); err != nil {
 		t.Fatal(err)
 	}
 	if d := diff(st.Want(nil), s.Rows(t), s.Tables, nil); d != "" {
