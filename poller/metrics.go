@@ -86,6 +86,7 @@ type Status struct {
 	EventsCaughtUp      time.Time
 	AdminEventsCaughtUp time.Time
 	LastError           string
+	FailedSessions      int // sessions that ended in an error since the process started
 }
 
 // Status returns the realm's progress; it is safe to call from any goroutine.
@@ -112,7 +113,9 @@ func (p *Poller) update(f func(*Status)) {
 	f(&p.status)
 }
 
-func (p *Poller) setError(err error) { p.update(func(s *Status) { s.LastError = err.Error() }) }
+func (p *Poller) setError(err error) {
+	p.update(func(s *Status) { s.LastError, s.FailedSessions = err.Error(), s.FailedSessions+1 })
+}
 func (p *Poller) setCaughtUp(k events.Kind, t time.Time) {
 	p.update(func(s *Status) {
 		if k == events.Admin {

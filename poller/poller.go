@@ -2,16 +2,17 @@ package poller
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/sethvargo/go-retry"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -150,6 +151,11 @@ func MeterProvider(mp metric.MeterProvider) Option { return func(p *Poller) { p.
 // TracerProvider records a trace per cycle. Default: none.
 func TracerProvider(tp trace.TracerProvider) Option { return func(p *Poller) { p.tp = tp } }
 
+// Instance names this Poller in the checkpoints it writes, for operators (which instance
+// took a realm over) and for the ownership check. It must differ between processes.
+// Default: host name, process id and a random suffix.
+func Instance(name string) Option { return func(p *Poller) { p.instance = name } }
+
 // Clock replaces time.Now (tests).
 func Clock(now func() time.Time) Option { return func(p *Poller) { p.now = now } }
 
@@ -172,8 +178,10 @@ type Poller struct {
 	checkpoint string
 	m          metrics
 
-	// owner is the producer identity of the last session (see stillOwner).
-	owner producerIdentity
+	// instance names this Poller in the checkpoints it writes; wrote is set once one of
+	// them is committed (see stillOwner).
+	instance string
+	wrote    bool
 
 	mu     sync.Mutex
 	status Status
@@ -203,6 +211,9 @@ func New(cfg Config, kc *keycloak.Client, k Kafka, codec framer, opts ...Option)
 	for _, o := range opts {
 		o(p)
 	}
+	if p.instance == "" {
+		p.instance = defaultInstance()
+	}
 	for _, t := range cfg.Tables {
 		p.wants[t] = true
 		p.topic[t] = topics.Name(cfg.TopicPrefix, cfg.Realm, t)
@@ -214,6 +225,15 @@ func New(cfg Config, kc *keycloak.Client, k Kafka, codec framer, opts ...Option)
 	p.tracer = p.tp.Tracer("github.com/keycdc/keycdc/poller")
 	p.status.Realm = cfg.Realm
 	return p, nil
+}
+
+// defaultInstance is host/pid/random: readable in the checkpoint, unique per process.
+func defaultInstance() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "unknown-host"
+	}
+	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), rand.Text()[:8])
 }
 
 // Topics returns the topic of every table the poller writes.
@@ -286,14 +306,16 @@ func permanent(err error) bool {
 // session runs from start-up state to the first error (or the end of a Once cycle).
 // progressed reports whether anything was committed.
 func (p *Poller) session(ctx context.Context) (progressed bool, err error) {
+	if p.wrote {
+		if err := p.stillOwner(ctx); err != nil {
+			return false, err
+		}
+	}
 	prod, err := p.kafka.NewProducer()
 	if err != nil {
 		return false, fmt.Errorf("kafka producer: %w", err)
 	}
 	defer prod.Close()
-	if err := p.stillOwner(ctx, prod); err != nil {
-		return false, err
-	}
 	w, err := checkpoint.NewWriter(prod, p.checkpoint, p.cfg.Realm)
 	if err != nil {
 		return false, err
@@ -301,16 +323,28 @@ func (p *Poller) session(ctx context.Context) (progressed bool, err error) {
 	if err := w.Fence(ctx); err != nil {
 		return false, fmt.Errorf("initialise transactional producer: %w", err)
 	}
-	pid, epoch, err := prod.ProducerID(ctx)
-	if err != nil {
-		return false, fmt.Errorf("initialise transactional producer: %w", err)
-	}
-	p.owner = producerIdentity{id: pid, epoch: epoch, known: true}
-	st, err := p.restore(ctx)
+	pos, err := p.loadPosition(ctx)
 	if err != nil {
 		return false, err
 	}
-	st.w = w
+	st := &state{w: w, pos: pos}
+	if pos.Instance != p.instance {
+		// Take the realm over in the checkpoint at once, before the (possibly long)
+		// rebuild of state: an instance this one fenced sees it at its next session.
+		tctx, span := p.tracer.Start(ctx, "keycdc.takeover", trace.WithAttributes(attribute.String("realm", p.cfg.Realm),
+			attribute.String("keycdc.previous_instance", pos.Instance)))
+		err := p.commit(tctx, st, nil, pos)
+		span.End()
+		if err != nil {
+			return false, fmt.Errorf("take over realm %q: %w", p.cfg.Realm, err)
+		}
+		if pos.Instance != "" {
+			p.log.Info("took over the realm's checkpoint from another instance", "realm", p.cfg.Realm, "previous", pos.Instance)
+		}
+	}
+	if err := p.restore(ctx, st); err != nil {
+		return st.commits > 0, err
+	}
 	for {
 		if err := p.cycle(ctx, st); err != nil {
 			return st.commits > 0, err
@@ -328,43 +362,40 @@ func (p *Poller) session(ctx context.Context) (progressed bool, err error) {
 	}
 }
 
-// producerIdentity is the producer id and epoch a session's Fence obtained.
-type producerIdentity struct {
-	id    int64
-	epoch int16
-	known bool
-}
-
-// stillOwner checks, before a new session fences anyone, that no other instance has taken
-// the realm's transactional id since the last session: its producer id and epoch must be
-// the ones that session obtained. Without this check, an instance fenced by another would
-// see only a failed transaction (brokers do not always say "fenced"), start a new session,
-// and fence the other in turn — the two would take the realm from each other forever.
-func (p *Poller) stillOwner(ctx context.Context, prod *kgo.Client) error {
-	if !p.owner.known {
-		return nil
-	}
-	txnID, _ := prod.OptValue(kgo.TransactionalID).(string)
-	cl, err := p.kafka.NewConsumer()
+// stillOwner checks, before a new session fences anyone, that the realm's last committed
+// checkpoint is still this instance's: every commit records its writer, and an instance
+// that takes over commits a checkpoint as soon as it has fenced the others. Without this
+// check, an instance fenced by another would see only a failed transaction (brokers do not
+// always say "fenced"), start a new session, and fence the other in turn — the two would
+// take the realm from each other forever. Producer epochs cannot tell: brokers raise them
+// at every transaction (KIP-890) and when they abort one that timed out.
+func (p *Poller) stillOwner(ctx context.Context) error {
+	pos, err := p.loadPosition(ctx)
 	if err != nil {
-		return fmt.Errorf("kafka consumer: %w", err)
+		return err
 	}
-	defer cl.Close()
-	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	described, err := kadm.NewClient(cl).DescribeTransactions(dctx, txnID)
-	if err != nil {
-		return fmt.Errorf("describe transactional id %q: %w", txnID, err)
-	}
-	d, ok := described[txnID]
-	if !ok || d.Err != nil {
-		return fmt.Errorf("describe transactional id %q: %v", txnID, d.Err)
-	}
-	if d.ProducerID != p.owner.id || d.ProducerEpoch != p.owner.epoch {
-		return fmt.Errorf("%w (transactional id %q now has producer %d epoch %d; this instance had %d epoch %d)",
-			ErrFenced, txnID, d.ProducerID, d.ProducerEpoch, p.owner.id, p.owner.epoch)
+	if pos.Instance != p.instance {
+		return fmt.Errorf("%w (its checkpoint was last written by instance %s; this is %s)", ErrFenced, pos.Instance, p.instance)
 	}
 	return nil
+}
+
+// loadPosition reads the realm's last committed checkpoint.
+func (p *Poller) loadPosition(ctx context.Context) (Position, error) {
+	cl, err := p.kafka.NewConsumer()
+	if err != nil {
+		return Position{}, fmt.Errorf("kafka consumer: %w", err)
+	}
+	defer cl.Close()
+	raw, err := checkpoint.NewStore(cl, p.checkpoint).Load(ctx, p.cfg.Realm)
+	if err != nil {
+		return Position{}, fmt.Errorf("load checkpoint of realm %q: %w", p.cfg.Realm, err)
+	}
+	pos, err := decodePosition(raw)
+	if err != nil {
+		return Position{}, fmt.Errorf("checkpoint of realm %q in %s: %w", p.cfg.Realm, p.checkpoint, err)
+	}
+	return pos, nil
 }
 
 // state is one session's in-memory state; it is dropped on any error.
@@ -377,28 +408,21 @@ type state struct {
 	commits int
 }
 
-// restore loads the checkpoint and rebuilds the scanner's image from the table topics.
-func (p *Poller) restore(ctx context.Context) (*state, error) {
+// restore rebuilds the scanner's image from the table topics and sets up the event
+// streams, into st (whose position is loaded).
+func (p *Poller) restore(ctx context.Context, st *state) error {
 	start := p.now()
 	cl, err := p.kafka.NewConsumer()
 	if err != nil {
-		return nil, fmt.Errorf("kafka consumer: %w", err)
+		return fmt.Errorf("kafka consumer: %w", err)
 	}
 	defer cl.Close()
-	raw, err := checkpoint.NewStore(cl, p.checkpoint).Load(ctx, p.cfg.Realm)
-	if err != nil {
-		return nil, fmt.Errorf("load checkpoint of realm %q: %w", p.cfg.Realm, err)
-	}
-	pos, err := decodePosition(raw)
-	if err != nil {
-		return nil, fmt.Errorf("checkpoint of realm %q in %s: %w", p.cfg.Realm, p.checkpoint, err)
-	}
 	sc, err := snapshot.New(p.kc, p.cfg.Realm, snapshot.PageSize(p.cfg.PageSize), snapshot.Concurrency(p.cfg.Concurrency),
 		snapshot.MaxBatch(p.cfg.MaxBatch), snapshot.MaxBatchAge(p.cfg.MaxBatchAge), snapshot.Logger(p.log),
 		snapshot.OnProgress(func() { p.progress.Store(p.now().UnixMilli()) }),
 		snapshot.Only(p.cfg.Tables...))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	byTopic := map[string]*schemas.Table{}
 	var names []string
@@ -419,24 +443,24 @@ func (p *Poller) restore(ctx context.Context) (*state, error) {
 		return sc.Restore(t, key, val)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("rebuild state of realm %q from its topics: %w", p.cfg.Realm, err)
+		return fmt.Errorf("rebuild state of realm %q from its topics: %w", p.cfg.Realm, err)
 	}
 	if n > 0 {
 		p.log.Info("state rebuilt from topics", "realm", p.cfg.Realm, "records", n, "duration", p.now().Sub(start).Round(time.Millisecond))
 	}
-	st := &state{pos: pos, scanner: sc}
+	st.scanner = sc
 	mk := func(k events.Kind) (*events.Stream, error) {
 		return events.New(p.kc, p.cfg.Realm, k, events.Overlap(p.cfg.EventsOverlap), events.PageSize(p.cfg.PageSize),
 			events.MaxBatch(p.cfg.MaxBatch), events.OwnClient(p.kc.ClientID(), p.cfg.KeepOwnClientLogins),
 			events.Representations(p.cfg.AdminEventRepresentations), events.Clock(p.now))
 	}
 	if st.userEv, err = mk(events.User); err != nil {
-		return nil, err
+		return err
 	}
 	if st.adminEv, err = mk(events.Admin); err != nil {
-		return nil, err
+		return err
 	}
-	return st, nil
+	return nil
 }
 
 // stripHeaders removes the Confluent wire header from a key and value (value nil stays nil).
@@ -629,6 +653,7 @@ func (p *Poller) commit(ctx context.Context, st *state, changes []schemas.Change
 		}
 		recs = append(recs, &kgo.Record{Topic: topic, Key: k, Value: v})
 	}
+	pos.Instance = p.instance
 	raw, err := pos.encode()
 	if err != nil {
 		return err
@@ -646,6 +671,7 @@ func (p *Poller) commit(ctx context.Context, st *state, changes []schemas.Change
 	}
 	st.pos = pos
 	st.commits++
+	p.wrote = true
 	p.m.recordCommit(ctx, changes, p.now().Sub(start))
 	p.setCommitted(changes)
 	return nil

@@ -37,6 +37,7 @@ func TestPositionGolden(t *testing.T) {
 		AdminEvents:  events.Position{Watermark: 1_763_900_000_456},
 		LastFullScan: 1_763_899_000_000,
 		Rescan:       true,
+		Instance:     "host-a/42/Q2ZX7LPM",
 	}
 	got, err := p.encode()
 	if err != nil {
@@ -76,6 +77,7 @@ type harness struct {
 	kafka *kfake.Cluster
 	codec *schemas.Codec
 	kc    *keycloak.Client
+	url   string // the twin's
 	realm string
 }
 
@@ -108,7 +110,7 @@ func newHarness(t *testing.T, twinClock func() time.Time) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, twin: tw, kafka: cluster, codec: schemas.NewCodec(rc), kc: kc, realm: "acme"}
+	h := &harness{t: t, twin: tw, kafka: cluster, codec: schemas.NewCodec(rc), kc: kc, url: ks.URL, realm: "acme"}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...))
 	if err != nil {
 		t.Fatal(err)

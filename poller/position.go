@@ -23,6 +23,9 @@ type Position struct {
 	// Rescan asks for a full scan at the next cycle: a listing kept shifting while it was
 	// read, so rows it hid may be missing. It survives restarts.
 	Rescan bool `json:"rescan,omitempty"`
+	// Instance names the keycdc instance that wrote the checkpoint: an instance that finds
+	// another's name here has been taken over.
+	Instance string `json:"instance,omitempty"`
 }
 
 func (p Position) encode() (checkpoint.Position, error) {

@@ -116,7 +116,7 @@ func TestStatusReportsCheckpointAndTopics(t *testing.T) {
 		t.Fatalf("exit %d\n%s%s", code, out, errs)
 	}
 	for _, want := range []string{"realm acme", "last commit", "last full scan start", "user events up to", "admin events up to",
-		"keycloak.acme.user ", "keycloak.acme.admin_event"} {
+		"written by instance", "keycloak.acme.user ", "keycloak.acme.admin_event"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("status lacks %q:\n%s", want, out)
 		}

@@ -86,6 +86,9 @@ func printStatus(ctx context.Context, c *config, w io.Writer, now time.Time) err
 			fmt.Fprintf(w, "  last full scan start  %s\n", ago(ms(pos.LastFullScan)))
 			fmt.Fprintf(w, "  user events up to     %s\n", ago(ms(pos.Events.Watermark)))
 			fmt.Fprintf(w, "  admin events up to    %s\n", ago(ms(pos.AdminEvents.Watermark)))
+			if pos.Instance != "" {
+				fmt.Fprintf(w, "  written by instance   %s\n", pos.Instance)
+			}
 		}
 		names := make([]string, 0, len(tables))
 		for _, t := range tables {
