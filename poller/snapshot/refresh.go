@@ -307,39 +307,76 @@ func (s *Scanner) membershipTask(userID, groupID string, gone *goneSet) task {
 
 // refreshGroupTask re-reads a group; an update may have renamed or moved it, which changes
 // the path of every descendant, so the subtree is walked (without members). A deleted
-// group takes its descendants and all their memberships with it.
+// group takes its memberships with it, and so do those of its descendants (from the
+// image's parent links) that a lookup confirms gone: one of them may have been moved out
+// before the deletion, by an event of the same batch whose refresh has not been applied yet.
 func (s *Scanner) refreshGroupTask(id string) task {
 	return func(ctx context.Context, w *worker) error {
 		g, err := s.kc.Group(ctx, s.realm, id)
 		if keycloak.IsNotFound(err) {
-			return w.emit(ctx, frag{late: func(s *Scanner) []part { return s.groupGoneParts(id) }})
+			// The descendants are read from s.groupParent, in the diff loop.
+			desc := make(chan []string, 1)
+			err := w.emit(ctx, frag{late: func(s *Scanner) []part {
+				desc <- s.groupDescendants(id)
+				return groupGoneParts(id)
+			}})
+			if err != nil {
+				return err
+			}
+			select {
+			case ds := <-desc:
+				for _, d := range ds {
+					w.push(s.confirmGroupGoneTask(d))
+				}
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 		}
 		if err != nil {
 			return fmt.Errorf("refresh group %s: %w", id, err)
 		}
-		if err := s.emitGroups(ctx, w, []keycloak.Group{g}, "", false); err != nil {
-			return err
-		}
-		return nil
+		return s.emitGroups(ctx, w, []keycloak.Group{g}, "", false)
 	}
 }
 
-// groupGoneParts tombstones a group, its descendants (from the image's parent links) and
-// their memberships. It reads s.groupParent, so it runs in the diff loop (as frag.late).
-func (s *Scanner) groupGoneParts(id string) []part {
+// confirmGroupGoneTask looks up a descendant of a deleted group: gone, it is tombstoned
+// with its memberships; still there (moved elsewhere), its row is refreshed.
+func (s *Scanner) confirmGroupGoneTask(id string) task {
+	return func(ctx context.Context, w *worker) error {
+		g, err := s.kc.Group(ctx, s.realm, id)
+		if keycloak.IsNotFound(err) {
+			return w.emit(ctx, frag{parts: groupGoneParts(id)})
+		}
+		if err != nil {
+			return fmt.Errorf("confirm group %s is gone: %w", id, err)
+		}
+		return s.emitGroups(ctx, w, []keycloak.Group{g}, "", false)
+	}
+}
+
+// groupDescendants lists every descendant of a group from the image's parent links. It
+// reads s.groupParent, so it runs in the diff loop.
+func (s *Scanner) groupDescendants(id string) []string {
 	children := map[string][]string{}
 	for g, p := range s.groupParent {
 		children[p] = append(children[p], g)
 	}
-	var ps []part
-	stack := []string{id}
+	var out []string
+	stack := append([]string(nil), children[id]...)
 	for len(stack) > 0 {
 		g := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		ps = append(ps,
-			part{table: schemas.Group, changes: []schemas.Change{{Table: schemas.Group, Key: keyOf(g)}}},
-			part{table: schemas.GroupMember, owner: g, deleteOwner: true})
+		out = append(out, g)
 		stack = append(stack, children[g]...)
 	}
-	return ps
+	return out
+}
+
+// groupGoneParts tombstones a group and its memberships.
+func groupGoneParts(id string) []part {
+	return []part{
+		{table: schemas.Group, changes: []schemas.Change{{Table: schemas.Group, Key: keyOf(id)}}},
+		{table: schemas.GroupMember, owner: id, deleteOwner: true},
+	}
 }
