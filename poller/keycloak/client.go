@@ -102,6 +102,7 @@ type Client struct {
 	backoffMax    time.Duration
 	mp            metric.MeterProvider
 	tp            trace.TracerProvider
+	maxBody       int64 // bytes of one answer at most
 
 	tracer   trace.Tracer
 	sem      chan struct{}
@@ -126,7 +127,7 @@ func New(hc *http.Client, cfg Config, opts ...Option) (*Client, error) {
 		hc: hc, cfg: cfg, base: strings.TrimRight(cfg.URL, "/"),
 		maxConcurrent: 8, timeout: 30 * time.Second,
 		retries: 8, backoffBase: 200 * time.Millisecond, backoffMax: 15 * time.Second,
-		mp: noop.NewMeterProvider(), tp: tnoop.NewTracerProvider(), now: time.Now,
+		mp: noop.NewMeterProvider(), tp: tnoop.NewTracerProvider(), now: time.Now, maxBody: defaultMaxBody,
 		tokens: map[string]*tokenState{},
 	}
 	for _, o := range opts {
@@ -351,6 +352,10 @@ func (c *Client) get(ctx context.Context, realm, route, path string, q url.Value
 	return err
 }
 
+// defaultMaxBody bounds one answer held in memory: 500 admin events carrying 1 MiB
+// representations each fit; a server that sends without end does not exhaust memory.
+const defaultMaxBody = 1 << 30
+
 // getOnce sends one GET and returns the HTTP status (0 when no answer arrived).
 func (c *Client) getOnce(ctx context.Context, realm, route, full, path, tok string, out any) (status int, err error) {
 	release, err := c.acquire(ctx)
@@ -383,18 +388,23 @@ func (c *Client) getOnce(ctx context.Context, realm, route, full, path, tok stri
 		return resp.StatusCode, &StatusError{Method: http.MethodGet, Path: path, Status: resp.StatusCode,
 			KCError: kc, Description: desc, RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), c.now())}
 	}
+	maxBody := c.maxBody
 	if bd, ok := out.(bodyDecoder); ok {
 		var body strings.Builder
-		if n := resp.ContentLength; n > 0 && n < 1<<30 {
+		if n := resp.ContentLength; n > 0 && n <= maxBody {
 			body.Grow(int(n))
 		}
-		_, err = io.Copy(&body, resp.Body)
+		n, err := io.Copy(&body, io.LimitReader(resp.Body, maxBody+1))
 		c.record(ctx, route, resp.StatusCode, start)
 		if err != nil {
 			if rctx.Err() != nil {
 				err = rctx.Err()
 			}
 			return resp.StatusCode, fmt.Errorf("GET %s: reading body: %w", path, err)
+		}
+		if n > maxBody {
+			return resp.StatusCode, &DecodeError{Method: http.MethodGet, Path: path,
+				Err: fmt.Errorf("answer larger than %d bytes; lower keycloak.page_size", maxBody)}
 		}
 		if err := bd.decodeBody(body.String()); err != nil {
 			return resp.StatusCode, &DecodeError{Method: http.MethodGet, Path: path, Err: err}
@@ -404,7 +414,7 @@ func (c *Client) getOnce(ctx context.Context, realm, route, full, path, tok stri
 	// Decode into a fresh value, so that a retried request never keeps fields or map keys
 	// of an attempt whose body broke off.
 	fresh := reflect.New(reflect.TypeOf(out).Elem())
-	dec := json.NewDecoder(resp.Body)
+	dec := json.NewDecoder(io.LimitReader(resp.Body, maxBody))
 	err = dec.Decode(fresh.Interface())
 	c.record(ctx, route, resp.StatusCode, start)
 	if err == nil {

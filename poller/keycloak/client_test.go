@@ -344,3 +344,27 @@ func TestIsNotFoundOnlyForKeycloakEntity404(t *testing.T) {
 		t.Error("a 500 taken for not found")
 	}
 }
+
+// An answer larger than the client holds in memory fails as a decode error that names the
+// setting to lower, for both decoders; one just within the bound decodes.
+func TestOversizedAnswerFailsClearly(t *testing.T) {
+	f, srv := newFakeKC(t)
+	page := `[` + strings.Repeat(`{"time":1,"type":"LOGIN","details":{"k":"0123456789abcdef"}},`, 40) + `{"time":2,"type":"LOGIN"}]`
+	f.handle = func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, page) }
+	c := newTestClient(t, srv.URL)
+	c.maxBody = int64(len(page))
+	if evs, err := c.Events(context.Background(), "acme", EventsQuery{}); err != nil || len(evs) != 41 {
+		t.Fatalf("within the bound: %d events, %v", len(evs), err)
+	}
+	if gs, err := c.Groups(context.Background(), "acme", 0, 1); err != nil || len(gs) != 41 {
+		t.Fatalf("within the bound: %d groups, %v", len(gs), err)
+	}
+	c.maxBody = int64(len(page)) - 1
+	var de *DecodeError
+	if _, err := c.Events(context.Background(), "acme", EventsQuery{}); !errors.As(err, &de) || !strings.Contains(err.Error(), "keycloak.page_size") {
+		t.Fatalf("events: %v", err)
+	}
+	if _, err := c.Groups(context.Background(), "acme", 0, 1); !errors.As(err, &de) {
+		t.Fatalf("groups: %v", err)
+	}
+}

@@ -56,8 +56,9 @@ func decodeList[T any](l *[]T, body string, elem func(*jsonReader, *T) error) er
 
 // jsonReader reads JSON values from a string.
 type jsonReader struct {
-	s string
-	i int
+	s     string
+	i     int
+	depth int // arrays and objects open
 	// strs holds the strings that optional fields point to, a chunk at a time.
 	strs []string
 }
@@ -118,12 +119,29 @@ func (r *jsonReader) literal(lit string) error {
 	return nil
 }
 
+// maxDepth is encoding/json's limit on nested arrays and objects. Without one, a
+// hostile or broken answer of a few megabytes of '[' would exhaust the goroutine stack,
+// which no recover catches.
+const maxDepth = 10000
+
+// open enters an array or object.
+func (r *jsonReader) open() error {
+	if r.depth++; r.depth > maxDepth {
+		return r.fail("exceeded max depth")
+	}
+	r.i++
+	return nil
+}
+
 // array calls elem for each element of an array; elem reads the element.
 func (r *jsonReader) array(elem func() error) error {
 	if r.peek() != '[' {
 		return r.fail("expected an array")
 	}
-	r.i++
+	if err := r.open(); err != nil {
+		return err
+	}
+	defer func() { r.depth-- }()
 	if r.peek() == ']' {
 		r.i++
 		return nil
@@ -149,7 +167,10 @@ func (r *jsonReader) object(member func(key string) error) error {
 	if r.peek() != '{' {
 		return r.fail("expected an object")
 	}
-	r.i++
+	if err := r.open(); err != nil {
+		return err
+	}
+	defer func() { r.depth-- }()
 	if r.peek() == '}' {
 		r.i++
 		return nil

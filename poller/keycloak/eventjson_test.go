@@ -229,3 +229,19 @@ func BenchmarkEventsJSON(b *testing.B) {
 		}
 	})
 }
+
+// Nesting is limited as encoding/json limits it: an unknown field nested deeper than
+// 10,000 levels fails both decoders (and would otherwise exhaust the stack with a few
+// megabytes of brackets); just within the limit, both accept it.
+func TestEventsJSONNestingLimit(t *testing.T) {
+	for _, depth := range []int{9_997, 9_998, 9_999, 20_000, 2_000_000} {
+		nest := strings.Repeat("[", depth) + strings.Repeat("]", depth)
+		checkEventsJSON(t, `[{"time":1,"type":"LOGIN","x":`+nest+`}]`)
+		checkAdminEventsJSON(t, `[{"time":1,"operationType":"CREATE","x":{"y":`+nest+`}}]`)
+	}
+	var l eventList
+	err := l.decodeBody(`[{"x":` + strings.Repeat("[", 20_000) + strings.Repeat("]", 20_000) + `}]`)
+	if err == nil || !strings.Contains(err.Error(), "exceeded max depth") {
+		t.Fatalf("20,000 levels: %v, want exceeded max depth", err)
+	}
+}
