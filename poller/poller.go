@@ -483,7 +483,8 @@ func (p *Poller) cycle(ctx context.Context, st *state) error {
 		trace.WithAttributes(attribute.String("realm", p.cfg.Realm)))
 	defer span.End()
 	now := p.now()
-	if p.cfg.Once || st.pos.Rescan || st.pos.LastFullScan == 0 || now.Sub(time.UnixMilli(st.pos.LastFullScan)) >= p.cfg.FullScanInterval {
+	due := p.cfg.Once || st.pos.Rescan || st.pos.LastFullScan == 0 || now.Sub(time.UnixMilli(st.pos.LastFullScan)) >= p.cfg.FullScanInterval
+	if due && p.scansEntities() {
 		if err := p.fullScan(ctx, st, now); err != nil {
 			span.SetStatus(codes.Error, err.Error())
 			return err
@@ -533,7 +534,9 @@ func (p *Poller) fullScan(ctx context.Context, st *state, started time.Time) err
 // before the batch itself, so a crash in between repeats the refresh, never loses it.
 func (p *Poller) pollEvents(ctx context.Context, st *state) error {
 	for _, s := range []*events.Stream{st.userEv, st.adminEv} {
-		if !p.wants[s.Kind().Table()] && !p.needsHints(s.Kind()) {
+		// Admin events are read even when the admin_event table is not written, because
+		// they keep entity tables current between full scans.
+		if !p.wants[s.Kind().Table()] && !p.scansEntities() {
 			continue
 		}
 		from := st.pos.Events
@@ -559,7 +562,7 @@ func (p *Poller) pollEvents(ctx context.Context, st *state) error {
 					h.AdminEvent(e.OperationType, e.ResourceType, *e.ResourcePath)
 				}
 			}
-			if !h.Empty() {
+			if !h.Empty() && p.scansEntities() {
 				c := &commitFn{p: p, st: st, pos: func() Position { return st.pos }}
 				stats, err := st.scanner.Refresh(ctx, &h, c)
 				if err != nil {
@@ -616,9 +619,10 @@ func (p *Poller) uncertain(listings []string) bool {
 	return true
 }
 
-// needsHints: admin events are read even when the admin_event table is not written,
-// because they keep entity tables current between full scans.
-func (p *Poller) needsHints(k events.Kind) bool {
+// scansEntities reports whether an entity table is written. Without one, keycdc reads no
+// users, groups, roles or clients (a SIEM feed of events needs only view-events), and
+// events are not used as change hints.
+func (p *Poller) scansEntities() bool {
 	for _, t := range snapshot.Tables() {
 		if p.wants[t] {
 			return true

@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/metric/noop"
 
 	"github.com/keycdc/keycdc/poller/keycloak"
+	"github.com/keycdc/keycdc/poller/snapshot"
 	"github.com/keycdc/keycdc/schemas"
 	"github.com/keycdc/keycdc/topics"
 )
@@ -142,24 +143,13 @@ func checkRealm(ctx context.Context, kc *keycloak.Client, realm string, r *repor
 			r.add(pass, name("role "+r0), detail, "")
 		}
 	}
-	n, err := kc.UsersCount(ctx, realm, true)
-	if err == nil {
-		var users []keycloak.User
-		users, err = kc.Users(ctx, realm, true, 0, 1)
-		if err == nil && n > 0 && len(users) == 0 {
-			// With query-users only, Keycloak counts users but lists none.
-			r.add(fail, name("role view-users"), fmt.Sprintf("%d users counted but none listed: the service account can query but not view users", n),
-				"assign realm-management view-users to keycdc's service account")
-		} else {
-			role("view-users", err, fmt.Sprintf("%d enabled users visible", n))
-		}
-	} else {
-		role("view-users", err, "")
+	entities := false // an entity table is written: users, groups, roles, clients are read
+	for _, t := range snapshot.Tables() {
+		entities = entities || wants[t]
 	}
-	_, err = kc.RealmRoles(ctx, realm)
-	role("view-realm", err, "realm roles visible")
-	_, err = kc.Clients(ctx, realm, 0, 1)
-	role("view-clients", err, "clients visible")
+	if entities {
+		checkEntityRoles(ctx, kc, realm, role, func(v verdict, what, detail, fix string) { r.add(v, name(what), detail, fix) })
+	}
 	cfg, err := kc.EventsConfig(ctx, realm)
 	role("view-events", err, "events visible")
 	if err != nil {
@@ -179,12 +169,39 @@ func checkRealm(ctx context.Context, kc *keycloak.Client, realm string, r *repor
 		}
 		r.add(pass, name("user events"), d, "")
 	}
-	if !cfg.AdminEventsEnabled {
+	switch {
+	case cfg.AdminEventsEnabled:
+		r.add(pass, name("admin events"), "saved: entity changes arrive within a poll interval", "")
+	case wants[schemas.AdminEvent]:
+		r.add(fail, name("admin events"), "the realm does not save admin events: the admin_event table stays empty",
+			"Realm settings → Events → Admin events settings → Save events: on (or leave admin_event out of sync.tables)")
+	case entities:
 		r.add(warn, name("admin events"), "the realm does not save admin events: entity changes wait for the next full scan (sync.full_scan_interval)",
 			"Realm settings → Events → Admin events settings → Save events: on")
-	} else {
-		r.add(pass, name("admin events"), "saved: entity changes arrive within a poll interval", "")
 	}
+}
+
+// checkEntityRoles checks the roles that reading users, groups, roles and clients needs.
+func checkEntityRoles(ctx context.Context, kc *keycloak.Client, realm string, role func(string, error, string),
+	add func(v verdict, what, detail, fix string)) {
+	n, err := kc.UsersCount(ctx, realm, true)
+	if err == nil {
+		var users []keycloak.User
+		users, err = kc.Users(ctx, realm, true, 0, 1)
+		if err == nil && n > 0 && len(users) == 0 {
+			// With query-users only, Keycloak counts users but lists none.
+			add(fail, "role view-users", fmt.Sprintf("%d users counted but none listed: the service account can query but not view users", n),
+				"assign realm-management view-users to keycdc's service account")
+		} else {
+			role("view-users", err, fmt.Sprintf("%d enabled users visible", n))
+		}
+	} else {
+		role("view-users", err, "")
+	}
+	_, err = kc.RealmRoles(ctx, realm)
+	role("view-realm", err, "realm roles visible")
+	_, err = kc.Clients(ctx, realm, 0, 1)
+	role("view-clients", err, "clients visible")
 }
 
 func checkKafka(ctx context.Context, c *config, r *report, tables []*schemas.Table) {

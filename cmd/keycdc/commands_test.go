@@ -55,11 +55,21 @@ func TestCheckNamesEachProblemWithAFix(t *testing.T) {
 	}
 	for _, want := range []string{
 		"FAIL realm acme: role view-clients", "assign realm-management view-clients",
-		"WARN realm acme: admin events", "FAIL kafka reachable", "check kafka.brokers",
+		"FAIL realm acme: admin events", "leave admin_event out of sync.tables", "FAIL kafka reachable", "check kafka.brokers",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("check output lacks %q:\n%s", want, out)
 		}
+	}
+	// Entity tables without admin_event: admin events are only hints, their absence a warning.
+	_, out, _ = runCmd(t, "check", "--config", s.configWith(nil, "sync:\n", "sync:\n  tables: [user, group, group_member]\n"))
+	if out = squeeze(out); !strings.Contains(out, "WARN realm acme: admin events") {
+		t.Errorf("entity tables only: check output lacks the admin events warning:\n%s", out)
+	}
+	// Event tables only: no entity is read, so view-clients is not needed.
+	_, out, _ = runCmd(t, "check", "--config", s.configWith(nil, "sync:\n", "sync:\n  tables: [event]\n"))
+	if out = squeeze(out); strings.Contains(out, "view-clients") || strings.Contains(out, "admin events") || !strings.Contains(out, "OK realm acme: role view-events") {
+		t.Errorf("event table only: check asks for entity roles or admin events:\n%s", out)
 	}
 	cfg = s.configWith(nil, "client_secret: s3cret-acme", "client_secret: wrong")
 	if _, out, _ = runCmd(t, "check", "--config", cfg); !strings.Contains(squeeze(out), "FAIL realm acme: token") || strings.Contains(out, "wrong") {
