@@ -226,7 +226,7 @@ log:
 	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
 		w.tb.Fatal(err)
 	}
-	c, err := loadConfig(path, os.Getenv)
+	c, err := loadConfig(path, os.LookupEnv)
 	if err != nil {
 		w.tb.Fatal(err)
 	}

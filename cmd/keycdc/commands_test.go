@@ -13,7 +13,7 @@ import (
 func runCmd(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb syncBuffer
-	e := env{stdout: &out, stderr: &errb, getenv: func(string) string { return "" }}
+	e := env{stdout: &out, stderr: &errb, lookupEnv: noEnv}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	code = dispatch(ctx, e, args)

@@ -209,8 +209,11 @@ func (l leaf) set(s string) error {
 }
 
 // loadConfig reads the file at path (if not empty), applies defaults, then environment
-// overrides, then validates. Every error names the key it is about.
-func loadConfig(path string, getenv func(string) string) (*config, error) {
+// overrides (lookup is os.LookupEnv in production), then validates. Every error names the
+// key it is about. A variable set to the empty string empties a text or list key (so that
+// KEYCDC_METRICS_LISTEN= turns the endpoint off) and leaves a number, duration or switch
+// as it was.
+func loadConfig(path string, lookup func(string) (string, bool)) (*config, error) {
 	c := &config{}
 	var errs []error
 	for _, l := range c.leaves() {
@@ -237,10 +240,12 @@ func loadConfig(path string, getenv func(string) string) (*config, error) {
 		}
 	}
 	for _, l := range c.leaves() {
-		if v := getenv(l.env); v != "" {
-			if err := l.set(v); err != nil {
-				errs = append(errs, fmt.Errorf("%s (from %s): %v", l.path, l.env, err))
-			}
+		v, ok := lookup(l.env)
+		if !ok || (v == "" && l.value.Kind() != reflect.String && l.value.Kind() != reflect.Slice) {
+			continue
+		}
+		if err := l.set(v); err != nil {
+			errs = append(errs, fmt.Errorf("%s (from %s): %v", l.path, l.env, err))
 		}
 	}
 	if len(errs) > 0 {
@@ -426,8 +431,8 @@ func (c *config) validate(need requirement) error {
 				bad(d.key, "must be positive, got %v", d.v)
 			}
 		}
-		if c.Sync.EventsOverlap < 0 {
-			bad("sync.events_overlap", "must not be negative, got %v", c.Sync.EventsOverlap)
+		if c.Sync.EventsOverlap <= 0 {
+			bad("sync.events_overlap", "must be positive (events that Keycloak stores late are found in this window), got %v", c.Sync.EventsOverlap)
 		}
 	}
 	if need&(needKeycloak|needRealms) != 0 {
@@ -547,7 +552,7 @@ func commandConfig(fs *flag.FlagSet, e env, args []string, need requirement) (*c
 	if *path == "" {
 		return nil, usagef("--config is required (a YAML file; README.md shows a minimal one, and the configuration reference every key)")
 	}
-	c, err := loadConfig(*path, e.getenv)
+	c, err := loadConfig(*path, e.lookupEnv)
 	if err != nil {
 		return nil, err
 	}

@@ -30,7 +30,7 @@ schema_registry:
   url: http://127.0.0.1:8081
 `
 
-func noEnv(string) string { return "" }
+func noEnv(string) (string, bool) { return "", false }
 
 func TestMinimalConfigWorksWithDefaults(t *testing.T) {
 	c, err := loadConfig(writeFile(t, minimalConfig), noEnv)
@@ -55,7 +55,7 @@ func TestEnvironmentOverridesEveryKey(t *testing.T) {
 		"KEYCDC_KAFKA_SASL_USERNAME":    "u",
 		"KEYCDC_KAFKA_SASL_PASSWORD":    "p",
 	}
-	c, err := loadConfig(writeFile(t, minimalConfig), func(k string) string { return env[k] })
+	c, err := loadConfig(writeFile(t, minimalConfig), func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,11 +86,11 @@ func TestEnvironmentOverridesEveryKey(t *testing.T) {
 		default:
 			val = "x"
 		}
-		got, err := loadConfig("", func(k string) string {
+		got, err := loadConfig("", func(k string) (string, bool) {
 			if k == l.env {
-				return val
+				return val, true
 			}
-			return ""
+			return "", false
 		})
 		if err != nil {
 			t.Fatalf("%s: %v", l.env, err)
@@ -116,6 +116,7 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{minimalConfig + "sync:\n  tables: [user, usr]\n", "sync.tables: unknown table usr"},
 		{strings.Replace(minimalConfig, "http://127.0.0.1:8081", "http://bob:pw@127.0.0.1:8081", 1), "schema_registry.url: must not carry credentials"},
 		{minimalConfig + "sync:\n  start_date: 2026-13-01\n", `sync.start_date: "2026-13-01" is not a date`},
+		{minimalConfig + "sync:\n  events_overlap: 0s\n", "sync.events_overlap: must be positive"},
 		{strings.Replace(minimalConfig, "kafka:\n", "kafka:\n  sasl:\n    mechanism: GSSAPI\n", 1), "kafka.sasl.mechanism"},
 		{minimalConfig + "sync:\n  poll_interval: 1s\nsync:\n  poll_interval: 2s\n", "sync (line 13): given twice (first on line 11)"},
 	}
@@ -148,5 +149,19 @@ func TestSecretsNeverPrint(t *testing.T) {
 	}
 	if s := fmt.Sprintf("%v %+v %#v", c, c, c); strings.Contains(s, "s3cret") {
 		t.Fatalf("secret printed: %s", s)
+	}
+}
+
+// A variable set to the empty string empties a text key (KEYCDC_METRICS_LISTEN= turns the
+// endpoint off, whatever the file says) and leaves a number or duration as it was.
+func TestEmptyEnvironmentVariable(t *testing.T) {
+	env := map[string]string{"KEYCDC_METRICS_LISTEN": "", "KEYCDC_SYNC_POLL_INTERVAL": "", "KEYCDC_SYNC_TABLES": ""}
+	c, err := loadConfig(writeFile(t, minimalConfig+"metrics:\n  listen: 127.0.0.1:9999\nsync:\n  poll_interval: 7s\n  tables: [user]\n"),
+		func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Metrics.Listen != "" || c.Sync.PollInterval != 7*time.Second || len(c.Sync.Tables) != 0 {
+		t.Fatalf("metrics.listen %q, sync.poll_interval %v, sync.tables %v", c.Metrics.Listen, c.Sync.PollInterval, c.Sync.Tables)
 	}
 }

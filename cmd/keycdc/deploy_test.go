@@ -89,7 +89,7 @@ func configFlag(args []string) string {
 // validates it for need, reporting problems as test errors.
 func loadDeployConfig(t *testing.T, path string, env map[string]string, need requirement) *config {
 	t.Helper()
-	c, err := loadConfig(path, func(k string) string { return env[k] })
+	c, err := loadConfig(path, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {
 		t.Errorf("%s: %v", path, err)
 		return nil

@@ -45,7 +45,7 @@ func cmdDev(ctx context.Context, e env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *kcURL != "" && *clientSecret == "" && e.getenv("KEYCDC_KEYCLOAK_CLIENT_SECRET") == "" {
+	if *kcURL != "" && *clientSecret == "" && !hasEnv(e, "KEYCDC_KEYCLOAK_CLIENT_SECRET") {
 		return usagef("--keycloak-url needs --client-secret (or KEYCDC_KEYCLOAK_CLIENT_SECRET)")
 	}
 	act, err := kctwin.ParseActivitySpec(*activity)
@@ -68,7 +68,7 @@ func cmdDev(ctx context.Context, e env, args []string) error {
 	defer infra.stop()
 
 	// 2. Keycloak: the twin, unless a real one is given.
-	c, err := loadConfig("", e.getenv)
+	c, err := loadConfig("", e.lookupEnv)
 	if err != nil {
 		return err
 	}
@@ -346,4 +346,10 @@ func (pr *progress) print(w io.Writer, sts []poller.Status, sinkRows func() (int
 			fmt.Fprintf(w, "%s  sink: %d rows\n", now.Format("15:04:05"), n)
 		}
 	}
+}
+
+// hasEnv reports whether the variable is set to something.
+func hasEnv(e env, key string) bool {
+	v, _ := e.lookupEnv(key)
+	return v != ""
 }

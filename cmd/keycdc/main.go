@@ -21,7 +21,8 @@ import (
 type env struct {
 	stdout io.Writer
 	stderr io.Writer
-	getenv func(string) string
+	// lookupEnv is os.LookupEnv: a variable set to "" differs from one not set.
+	lookupEnv func(string) (string, bool)
 }
 
 // command is one subcommand. run returns a *usageError for bad flags or arguments.
@@ -51,7 +52,7 @@ func commands() map[string]command {
 }
 
 func main() {
-	e := env{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}
+	e := env{stdout: os.Stdout, stderr: os.Stderr, lookupEnv: os.LookupEnv}
 	os.Exit(run(e, os.Args[1:]))
 }
 

@@ -65,7 +65,7 @@ func childMain() int {
 		})
 		go http.Serve(ln, mux)
 	}
-	return run(env{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}, os.Args[1:])
+	return run(env{stdout: os.Stdout, stderr: os.Stderr, lookupEnv: os.LookupEnv}, os.Args[1:])
 }
 
 // Lines on which a benchmark child reports its profile endpoint and its peak RSS in KB.

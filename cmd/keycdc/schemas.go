@@ -36,7 +36,7 @@ func cmdSchemas(ctx context.Context, e env, args []string) error {
 	if *path == "" {
 		return usagef("--register needs --config")
 	}
-	c, err := loadConfig(*path, e.getenv)
+	c, err := loadConfig(*path, e.lookupEnv)
 	if err != nil {
 		return err
 	}

@@ -36,7 +36,7 @@ func TestNoSecretInTopicsLogsOrMetrics(t *testing.T) {
 	}
 	cfg := s.configWith(nil, `listen: ""`, "listen: 127.0.0.1:0")
 	var logs syncBuffer
-	e := env{stdout: &logs, stderr: &logs, getenv: func(string) string { return "" }}
+	e := env{stdout: &logs, stderr: &logs, lookupEnv: noEnv}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- cmdRun(ctx, e, []string{"--config", cfg}) }()

@@ -122,7 +122,7 @@ func adminDelete(t *testing.T, base, realm, userID string) {
 func runSink(t *testing.T, cfg string) (stop func() string, logs func() string) {
 	t.Helper()
 	var out, errb syncBuffer
-	e := env{stdout: &out, stderr: &errb, getenv: func(string) string { return "" }}
+	e := env{stdout: &out, stderr: &errb, lookupEnv: noEnv}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- cmdSink(ctx, e, []string{"postgres", "--config", cfg}) }()

@@ -118,7 +118,7 @@ sync:
 // runOnce runs `keycdc run --once` in-process and returns its stderr.
 func (s *stack) runOnce(cfg string) (string, error) {
 	var out, errb syncBuffer
-	e := env{stdout: &out, stderr: &errb, getenv: func(string) string { return "" }}
+	e := env{stdout: &out, stderr: &errb, lookupEnv: noEnv}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	err := cmdRun(ctx, e, []string{"--config", cfg, "--once"})
@@ -283,7 +283,7 @@ func (s *stack) eventually(realm string, timeout time.Duration) contents {
 func (s *stack) start(cfg string) (stop func() string) {
 	s.t.Helper()
 	var out, errb syncBuffer
-	e := env{stdout: &out, stderr: &errb, getenv: func(string) string { return "" }}
+	e := env{stdout: &out, stderr: &errb, lookupEnv: noEnv}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- cmdRun(ctx, e, []string{"--config", cfg}) }()

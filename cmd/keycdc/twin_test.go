@@ -37,7 +37,7 @@ func (s *syncBuffer) String() string {
 
 func testEnv() (env, *syncBuffer, *syncBuffer) {
 	out, errb := &syncBuffer{}, &syncBuffer{}
-	return env{stdout: out, stderr: errb, getenv: func(string) string { return "" }}, out, errb
+	return env{stdout: out, stderr: errb, lookupEnv: noEnv}, out, errb
 }
 
 func TestTwinServesUntilCancelled(t *testing.T) {
