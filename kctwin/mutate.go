@@ -113,7 +113,7 @@ func (t *Twin) adminEventLocked(rm *realm, a actor, op, resType, path string, re
 			e.representation, e.hasRep = string(b), true
 		}
 	}
-	rm.adminEvents = insertAdminEvent(rm.adminEvents, e)
+	rm.adminEvents = insertStamped(rm.adminEvents, e)
 }
 
 // --- inputs -------------------------------------------------------------------------
