@@ -472,7 +472,7 @@ func (t *Twin) compositesL(rm *realm, a actor, parent *role, path string, childr
 				parent.composites = append(parent.composites, c)
 			}
 		} else {
-			parent.composites = removeRole(parent.composites, c)
+			parent.composites = without(parent.composites, c)
 		}
 	}
 	reps := make([]roleRep, len(children))
