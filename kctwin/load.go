@@ -227,6 +227,20 @@ func (l *loader) list(m map[string]any, key, path string) ([]any, error) {
 	return a, nil
 }
 
+// each calls fn with every element of the array at key, and its path (path.key[i]).
+func (l *loader) each(m map[string]any, key, path string, fn func(v any, path string) error) error {
+	a, err := l.list(m, key, path)
+	if err != nil {
+		return err
+	}
+	for i, v := range a {
+		if err := fn(v, fmt.Sprintf("%s.%s[%d]", path, key, i)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // multiMap reads {k: [strings]} (user and group attributes, clientRoles).
 func (l *loader) multiMap(m map[string]any, key, path string) (map[string][]string, error) {
 	v, ok := m[key]
@@ -348,14 +362,8 @@ func (l *loader) realm(v any, path string) error {
 	}
 
 	// Clients.
-	clients, err := l.list(m, "clients", path)
-	if err != nil {
+	if err := l.each(m, "clients", path, func(v any, p string) error { return l.client(rm, v, p) }); err != nil {
 		return err
-	}
-	for i, cv := range clients {
-		if err := l.client(rm, cv, fmt.Sprintf("%s.clients[%d]", path, i)); err != nil {
-			return err
-		}
 	}
 
 	// Keycloak creates a realm's built-in clients and roles before it imports the file's
@@ -372,17 +380,16 @@ func (l *loader) realm(v any, path string) error {
 		if err != nil {
 			return err
 		}
-		realmRoles, err := l.list(roles, "realm", path+".roles")
-		if err != nil {
-			return err
-		}
-		for i, x := range realmRoles {
-			p := fmt.Sprintf("%s.roles.realm[%d]", path, i)
+		err = l.each(roles, "realm", path+".roles", func(x any, p string) error {
 			r, err := l.role(rm, nil, x, p)
 			if err != nil {
 				return err
 			}
 			pending = append(pending, pendingComposite{r, p, x.(map[string]any)})
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 		if cv, ok := roles["client"]; ok && cv != nil {
 			byClient, err := l.obj(cv, path+".roles.client")
@@ -443,25 +450,13 @@ func (l *loader) realm(v any, path string) error {
 	ensureDefaultRole(rm, l.t.ids)
 
 	// Groups.
-	groups, err := l.list(m, "groups", path)
-	if err != nil {
+	if err := l.each(m, "groups", path, func(v any, p string) error { return l.group(rm, nil, v, p) }); err != nil {
 		return err
-	}
-	for i, gv := range groups {
-		if err := l.group(rm, nil, gv, fmt.Sprintf("%s.groups[%d]", path, i)); err != nil {
-			return err
-		}
 	}
 
 	// Users.
-	users, err := l.list(m, "users", path)
-	if err != nil {
+	if err := l.each(m, "users", path, func(v any, p string) error { return l.user(rm, v, p) }); err != nil {
 		return err
-	}
-	for i, uv := range users {
-		if err := l.user(rm, uv, fmt.Sprintf("%s.users[%d]", path, i)); err != nil {
-			return err
-		}
 	}
 	l.t.ensurePollerClient(rm, l.t.ids)
 	for _, c := range rm.clientLst {
@@ -677,16 +672,7 @@ func (l *loader) group(rm *realm, parent *group, v any, path string) error {
 		return err
 	}
 	rm.addGroup(g)
-	subs, err := l.list(m, "subGroups", path)
-	if err != nil {
-		return err
-	}
-	for i, s := range subs {
-		if err := l.group(rm, g, s, fmt.Sprintf("%s.subGroups[%d]", path, i)); err != nil {
-			return err
-		}
-	}
-	return nil
+	return l.each(m, "subGroups", path, func(v any, p string) error { return l.group(rm, g, v, p) })
 }
 
 func (l *loader) user(rm *realm, v any, path string) error {
@@ -758,12 +744,8 @@ func (l *loader) user(rm *realm, v any, path string) error {
 		}
 		u.saClient, c.saUser = c, u
 	}
-	creds, err := l.list(m, "credentials", path)
-	if err != nil {
-		return err
-	}
-	for i, cv := range creds {
-		cm, err := l.obj(cv, fmt.Sprintf("%s.credentials[%d]", path, i))
+	err = l.each(m, "credentials", path, func(v any, p string) error {
+		cm, err := l.obj(v, p)
 		if err != nil {
 			return err
 		}
@@ -772,6 +754,10 @@ func (l *loader) user(rm *realm, v any, path string) error {
 				u.password = val
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	roles, err := l.roleRefs(rm, m, path)
 	if err != nil {
@@ -827,14 +813,8 @@ func (l *loader) usersFile(m map[string]any) error {
 	if rm == nil {
 		return l.errf("$.realm", "realm %q is not loaded; load its realm file first", name)
 	}
-	users, err := l.list(m, "users", "$")
-	if err != nil {
+	if err := l.each(m, "users", "$", func(v any, p string) error { return l.user(rm, v, p) }); err != nil {
 		return err
-	}
-	for i, uv := range users {
-		if err := l.user(rm, uv, fmt.Sprintf("$.users[%d]", i)); err != nil {
-			return err
-		}
 	}
 	l.t.ensurePollerClient(rm, l.t.ids)
 	return nil
