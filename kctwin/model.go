@@ -247,40 +247,38 @@ func (rm *realm) addUser(u *user) {
 	}
 }
 
+// sortedLists are the lists sorted by username that hold u: the realm's indexes, the
+// members of its groups and the holders of its roles.
+func (rm *realm) sortedLists(u *user) []*[]*user {
+	out := []*[]*user{&rm.byName}
+	if u.saClient == nil {
+		out = append(out, &rm.humans)
+	}
+	for _, g := range u.groups {
+		out = append(out, &g.members)
+	}
+	for _, r := range u.roles {
+		out = append(out, &r.users)
+	}
+	return out
+}
+
 // renameUser moves u to its new place in every index sorted by username.
 func (rm *realm) renameUser(u *user, newName string) {
-	rm.byName = removeUser(rm.byName, u)
-	if u.saClient == nil {
-		rm.humans = removeUser(rm.humans, u)
-	}
-	for _, g := range u.groups {
-		g.members = removeUser(g.members, u)
-	}
-	for _, r := range u.roles {
-		r.users = removeUser(r.users, u)
+	lists := rm.sortedLists(u)
+	for _, l := range lists {
+		*l = removeUser(*l, u)
 	}
 	u.username = newName
-	rm.byName = insertUser(rm.byName, u)
-	if u.saClient == nil {
-		rm.humans = insertUser(rm.humans, u)
-	}
-	for _, g := range u.groups {
-		g.members = insertUser(g.members, u)
-	}
-	for _, r := range u.roles {
-		r.users = insertUser(r.users, u)
+	for _, l := range lists {
+		*l = insertUser(*l, u)
 	}
 }
 
 func (rm *realm) deleteUser(u *user) {
 	delete(rm.users, u.id)
-	rm.byName = removeUser(rm.byName, u)
-	rm.humans = removeUser(rm.humans, u)
-	for _, g := range u.groups {
-		g.members = removeUser(g.members, u)
-	}
-	for _, r := range u.roles {
-		r.users = removeUser(r.users, u)
+	for _, l := range rm.sortedLists(u) {
+		*l = removeUser(*l, u)
 	}
 	if u.saClient != nil && u.saClient.saUser == u {
 		u.saClient.saUser = nil
