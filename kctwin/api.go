@@ -85,39 +85,37 @@ func (t *Twin) CreateUser(realmName string, in UserInput) (id string, err error)
 
 // User returns a user's current fields as a UserInput.
 func (t *Twin) User(realmName, id string) (UserInput, error) {
-	var out UserInput
-	err := t.mutateRead("get user", realmName, func(rm *realm) error {
+	return read(t, "get user", realmName, func(rm *realm) (UserInput, error) {
 		u, err := findUser(rm, id)
-		if err == nil {
-			out = inputOf(u)
+		if err != nil {
+			return UserInput{}, err
 		}
-		return err
+		return inputOf(u), nil
 	})
-	return out, err
 }
 
 // UserID returns the id of the user with that username.
 func (t *Twin) UserID(realmName, username string) (string, error) {
-	var id string
-	err := t.mutateRead("find user", realmName, func(rm *realm) error {
-		u := rm.userByName(lower(username))
-		if u == nil {
-			return errNotFound("User not found")
+	return read(t, "find user", realmName, func(rm *realm) (string, error) {
+		if u := rm.userByName(lower(username)); u != nil {
+			return u.id, nil
 		}
-		id = u.id
-		return nil
+		return "", errNotFound("User not found")
 	})
-	return id, err
 }
 
-func (t *Twin) mutateRead(op, realmName string, fn func(rm *realm) error) error {
+// read is mutate's counterpart for lookups: fn runs under the read lock and its result is
+// returned, with errors wrapped as mutate wraps them.
+func read[T any](t *Twin, op, realmName string, fn func(rm *realm) (T, error)) (T, error) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	rm, err := t.realmLocked(realmName)
 	if err != nil {
-		return err
+		var zero T
+		return zero, err
 	}
-	return goError(op, fn(rm))
+	out, err := fn(rm)
+	return out, goError(op, err)
 }
 
 // UpdateUser changes a user (PUT /users/{id}): edit receives the current fields and
@@ -342,30 +340,22 @@ func (t *Twin) DeleteClient(realmName, id string) error {
 
 // ClientUUID returns the id of the client with that clientId.
 func (t *Twin) ClientUUID(realmName, clientID string) (string, error) {
-	var id string
-	err := t.mutateRead("find client", realmName, func(rm *realm) error {
-		c := rm.byClient[clientID]
-		if c == nil {
-			return errNotFound("Could not find client")
+	return read(t, "find client", realmName, func(rm *realm) (string, error) {
+		if c := rm.byClient[clientID]; c != nil {
+			return c.id, nil
 		}
-		id = c.id
-		return nil
+		return "", errNotFound("Could not find client")
 	})
-	return id, err
 }
 
 // GroupID returns the id of the group at path ("/a/b").
 func (t *Twin) GroupID(realmName, path string) (string, error) {
-	var id string
-	err := t.mutateRead("find group", realmName, func(rm *realm) error {
-		g := groupByPath(rm, path)
-		if g == nil {
-			return errNotFound("Group path does not exist")
+	return read(t, "find group", realmName, func(rm *realm) (string, error) {
+		if g := groupByPath(rm, path); g != nil {
+			return g.id, nil
 		}
-		id = g.id
-		return nil
+		return "", errNotFound("Group path does not exist")
 	})
-	return id, err
 }
 
 // EventsConfig is a realm's event storage configuration (GET/PUT /events/config), plus the
