@@ -167,6 +167,18 @@ func (l *loader) str(m map[string]any, key, path string) (string, bool, error) {
 	return s, true, nil
 }
 
+// required reads a string that must be present and not empty; what names it in the error.
+func (l *loader) required(m map[string]any, key, path, what string) (string, error) {
+	s, ok, err := l.str(m, key, path)
+	if err != nil {
+		return "", err
+	}
+	if !ok || s == "" {
+		return "", l.errf(path+"."+key, "missing %s", what)
+	}
+	return s, nil
+}
+
 func (l *loader) boolean(m map[string]any, key, path string, def bool) (bool, error) {
 	v, ok := m[key]
 	if !ok || v == nil {
@@ -312,12 +324,9 @@ func (l *loader) realm(v any, path string) error {
 	if err != nil {
 		return err
 	}
-	name, ok, err := l.str(m, "realm", path)
+	name, err := l.required(m, "realm", path, "realm name")
 	if err != nil {
 		return err
-	}
-	if !ok || name == "" {
-		return l.errf(path+".realm", "missing realm name")
 	}
 	id, err := l.id(m, path)
 	if err != nil {
@@ -480,12 +489,8 @@ func (l *loader) client(rm *realm, v any, path string) error {
 	if c.id, err = l.id(m, path); err != nil {
 		return err
 	}
-	var ok bool
-	if c.clientID, ok, err = l.str(m, "clientId", path); err != nil {
+	if c.clientID, err = l.required(m, "clientId", path, "clientId"); err != nil {
 		return err
-	}
-	if !ok || c.clientID == "" {
-		return l.errf(path+".clientId", "missing clientId")
 	}
 	if rm.byClient[c.clientID] != nil {
 		return l.errf(path+".clientId", "duplicate clientId %q", c.clientID)
@@ -535,12 +540,8 @@ func (l *loader) role(rm *realm, c *client, v any, path string) (*role, error) {
 	if r.id, err = l.id(m, path); err != nil {
 		return nil, err
 	}
-	var ok bool
-	if r.name, ok, err = l.str(m, "name", path); err != nil {
+	if r.name, err = l.required(m, "name", path, "role name"); err != nil {
 		return nil, err
-	}
-	if !ok || r.name == "" {
-		return nil, l.errf(path+".name", "missing role name")
 	}
 	if (c == nil && rm.realmRole[r.name] != nil) || (c != nil && c.roles[r.name] != nil) {
 		return nil, l.errf(path+".name", "duplicate role %q", r.name)
@@ -641,12 +642,8 @@ func (l *loader) group(rm *realm, parent *group, v any, path string) error {
 	if g.id, err = l.id(m, path); err != nil {
 		return err
 	}
-	var ok bool
-	if g.name, ok, err = l.str(m, "name", path); err != nil {
+	if g.name, err = l.required(m, "name", path, "group name"); err != nil {
 		return err
-	}
-	if !ok || g.name == "" {
-		return l.errf(path+".name", "missing group name")
 	}
 	if strings.Contains(g.name, "/") {
 		return l.errf(path+".name", "group name %q contains '/'", g.name)
@@ -687,12 +684,9 @@ func (l *loader) user(rm *realm, v any, path string) error {
 	if rm.users[u.id] != nil {
 		return l.errf(path+".id", "duplicate user id %q", u.id)
 	}
-	name, ok, err := l.str(m, "username", path)
+	name, err := l.required(m, "username", path, "username")
 	if err != nil {
 		return err
-	}
-	if !ok || name == "" {
-		return l.errf(path+".username", "missing username")
 	}
 	u.username = lower(name)
 	// A service-account user created when its client was loaded gives way to the exported
