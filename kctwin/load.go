@@ -253,8 +253,8 @@ func (l *loader) each(m map[string]any, key, path string, fn func(v any, path st
 	return nil
 }
 
-// multiMap reads {k: [strings]} (user and group attributes, clientRoles).
-func (l *loader) multiMap(m map[string]any, key, path string) (map[string][]string, error) {
+// object reads the object at key: nil when absent or null.
+func (l *loader) object(m map[string]any, key, path string) (map[string]any, error) {
 	v, ok := m[key]
 	if !ok || v == nil {
 		return nil, nil
@@ -262,6 +262,15 @@ func (l *loader) multiMap(m map[string]any, key, path string) (map[string][]stri
 	o, ok := v.(map[string]any)
 	if !ok {
 		return nil, l.errf(path+"."+key, "expected an object")
+	}
+	return o, nil
+}
+
+// multiMap reads {k: [strings]} (user and group attributes, clientRoles).
+func (l *loader) multiMap(m map[string]any, key, path string) (map[string][]string, error) {
+	o, err := l.object(m, key, path)
+	if o == nil || err != nil {
+		return nil, err
 	}
 	out := map[string][]string{}
 	for _, k := range sortedKeys(o) {
@@ -277,13 +286,9 @@ func (l *loader) multiMap(m map[string]any, key, path string) (map[string][]stri
 // strMap reads {k: string} (client and realm attributes); numbers and booleans are kept
 // as their text, as Keycloak stores attributes as strings.
 func (l *loader) strMap(m map[string]any, key, path string) (map[string]string, error) {
-	v, ok := m[key]
-	if !ok || v == nil {
-		return nil, nil
-	}
-	o, ok := v.(map[string]any)
-	if !ok {
-		return nil, l.errf(path+"."+key, "expected an object")
+	o, err := l.object(m, key, path)
+	if o == nil || err != nil {
+		return nil, err
 	}
 	out := map[string]string{}
 	for k, x := range o {

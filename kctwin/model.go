@@ -437,28 +437,13 @@ func (rm *realm) deleteClient(c *client) {
 // effectiveRoles returns the roles u holds directly, through groups (and their ancestors)
 // and through composites, each once.
 func (rm *realm) effectiveRoles(u *user) map[*role]bool {
-	out := map[*role]bool{}
-	var add func(r *role)
-	add = func(r *role) {
-		if out[r] {
-			return
-		}
-		out[r] = true
-		for _, c := range r.composites {
-			add(c)
-		}
-	}
-	for _, r := range u.roles {
-		add(r)
-	}
+	held := slices.Clone(u.roles)
 	for _, g := range u.groups {
 		for p := g; p != nil; p = p.parent {
-			for _, r := range p.roles {
-				add(r)
-			}
+			held = append(held, p.roles...)
 		}
 	}
-	return out
+	return expandComposites(held)
 }
 
 // expandComposites returns roles and everything they contain, each once.
