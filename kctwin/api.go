@@ -20,6 +20,19 @@ func (t *Twin) mutate(op, realmName string, fn func(rm *realm, a actor) error) e
 	return goError(op, fn(rm, t.goActor()))
 }
 
+// mutateOne is mutate on one entity: find resolves key in the realm (an error wrapping
+// ErrNotFound when it is missing), then fn changes it.
+func mutateOne[K, T any](t *Twin, op, realmName string, find func(*realm, K) (T, error), key K,
+	fn func(rm *realm, a actor, x T) error) error {
+	return t.mutate(op, realmName, func(rm *realm, a actor) error {
+		x, err := find(rm, key)
+		if err != nil {
+			return err
+		}
+		return fn(rm, a, x)
+	})
+}
+
 func findUser(rm *realm, id string) (*user, error) {
 	if u := rm.users[id]; u != nil {
 		return u, nil
@@ -72,39 +85,37 @@ func (t *Twin) CreateUser(realmName string, in UserInput) (id string, err error)
 
 // User returns a user's current fields as a UserInput.
 func (t *Twin) User(realmName, id string) (UserInput, error) {
-	var out UserInput
-	err := t.mutateRead("get user", realmName, func(rm *realm) error {
+	return read(t, "get user", realmName, func(rm *realm) (UserInput, error) {
 		u, err := findUser(rm, id)
-		if err == nil {
-			out = inputOf(u)
+		if err != nil {
+			return UserInput{}, err
 		}
-		return err
+		return inputOf(u), nil
 	})
-	return out, err
 }
 
 // UserID returns the id of the user with that username.
 func (t *Twin) UserID(realmName, username string) (string, error) {
-	var id string
-	err := t.mutateRead("find user", realmName, func(rm *realm) error {
-		u := rm.userByName(lower(username))
-		if u == nil {
-			return errNotFound("User not found")
+	return read(t, "find user", realmName, func(rm *realm) (string, error) {
+		if u := rm.userByName(lower(username)); u != nil {
+			return u.id, nil
 		}
-		id = u.id
-		return nil
+		return "", errNotFound("User not found")
 	})
-	return id, err
 }
 
-func (t *Twin) mutateRead(op, realmName string, fn func(rm *realm) error) error {
+// read is mutate's counterpart for lookups: fn runs under the read lock and its result is
+// returned, with errors wrapped as mutate wraps them.
+func read[T any](t *Twin, op, realmName string, fn func(rm *realm) (T, error)) (T, error) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	rm, err := t.realmLocked(realmName)
 	if err != nil {
-		return err
+		var zero T
+		return zero, err
 	}
-	return goError(op, fn(rm))
+	out, err := fn(rm)
+	return out, goError(op, err)
 }
 
 // UpdateUser changes a user (PUT /users/{id}): edit receives the current fields and
@@ -113,11 +124,7 @@ func (t *Twin) mutateRead(op, realmName string, fn func(rm *realm) error) error 
 // editUsernameAllowed in a loaded export); otherwise it is ignored, as by Keycloak. edit
 // runs under the Twin's lock and must not call the Twin.
 func (t *Twin) UpdateUser(realmName, id string, edit func(*UserInput)) error {
-	return t.mutate("update user", realmName, func(rm *realm, a actor) error {
-		u, err := findUser(rm, id)
-		if err != nil {
-			return err
-		}
+	return mutateOne(t, "update user", realmName, findUser, id, func(rm *realm, a actor, u *user) error {
 		in := inputOf(u)
 		edit(&in)
 		return t.applyUserL(rm, a, u, in)
@@ -145,11 +152,7 @@ func (t *Twin) SetEditUsernameAllowed(realmName string, allowed bool) error {
 
 // DeleteUser deletes a user (DELETE /users/{id}) with its memberships and role mappings.
 func (t *Twin) DeleteUser(realmName, id string) error {
-	return t.mutate("delete user", realmName, func(rm *realm, a actor) error {
-		u, err := findUser(rm, id)
-		if err != nil {
-			return err
-		}
+	return mutateOne(t, "delete user", realmName, findUser, id, func(rm *realm, a actor, u *user) error {
 		t.deleteUserL(rm, a, u)
 		return nil
 	})
@@ -157,32 +160,25 @@ func (t *Twin) DeleteUser(realmName, id string) error {
 
 // JoinGroup adds a user to a group (PUT /users/{id}/groups/{groupId}).
 func (t *Twin) JoinGroup(realmName, userID, groupID string) error {
-	return t.mutate("join group", realmName, func(rm *realm, a actor) error {
-		u, err := findUser(rm, userID)
-		if err != nil {
-			return err
-		}
-		g, err := findGroup(rm, groupID)
-		if err != nil {
-			return err
-		}
-		t.joinGroupL(rm, a, u, g)
-		return nil
-	})
+	return t.membership("join group", realmName, userID, groupID, true)
 }
 
 // LeaveGroup removes a user from a group (DELETE /users/{id}/groups/{groupId}).
 func (t *Twin) LeaveGroup(realmName, userID, groupID string) error {
-	return t.mutate("leave group", realmName, func(rm *realm, a actor) error {
-		u, err := findUser(rm, userID)
-		if err != nil {
-			return err
-		}
+	return t.membership("leave group", realmName, userID, groupID, false)
+}
+
+func (t *Twin) membership(op, realmName, userID, groupID string, join bool) error {
+	return mutateOne(t, op, realmName, findUser, userID, func(rm *realm, a actor, u *user) error {
 		g, err := findGroup(rm, groupID)
 		if err != nil {
 			return err
 		}
-		t.leaveGroupL(rm, a, u, g)
+		if join {
+			t.joinGroupL(rm, a, u, g)
+		} else {
+			t.leaveGroupL(rm, a, u, g)
+		}
 		return nil
 	})
 }
@@ -210,22 +206,14 @@ func (t *Twin) CreateGroup(realmName, parentID, name string) (id string, err err
 
 // RenameGroup renames a group (PUT /groups/{id}); the paths of its subtree change with it.
 func (t *Twin) RenameGroup(realmName, id, name string) error {
-	return t.mutate("rename group", realmName, func(rm *realm, a actor) error {
-		g, err := findGroup(rm, id)
-		if err != nil {
-			return err
-		}
+	return mutateOne(t, "rename group", realmName, findGroup, id, func(rm *realm, a actor, g *group) error {
 		return t.updateGroupL(rm, a, g, &name, nil, nil, false)
 	})
 }
 
 // DeleteGroup deletes a group and its subgroups (DELETE /groups/{id}).
 func (t *Twin) DeleteGroup(realmName, id string) error {
-	return t.mutate("delete group", realmName, func(rm *realm, a actor) error {
-		g, err := findGroup(rm, id)
-		if err != nil {
-			return err
-		}
+	return mutateOne(t, "delete group", realmName, findGroup, id, func(rm *realm, a actor, g *group) error {
 		t.deleteGroupL(rm, a, g)
 		return nil
 	})
@@ -243,11 +231,7 @@ func (t *Twin) RevokeRoles(realmName, userID string, roles ...RoleRef) error {
 }
 
 func (t *Twin) mapRoles(op, realmName, userID string, refs []RoleRef, add bool) error {
-	return t.mutate(op, realmName, func(rm *realm, a actor) error {
-		u, err := findUser(rm, userID)
-		if err != nil {
-			return err
-		}
+	return mutateOne(t, op, realmName, findUser, userID, func(rm *realm, a actor, u *user) error {
 		var order []string
 		byContainer := map[string][]*role{}
 		for _, ref := range refs {
@@ -288,22 +272,14 @@ func (t *Twin) CreateRole(realmName string, ref RoleRef, description string) (id
 
 // RenameRole renames a role (PUT /roles/{name}); the event's path carries the old name.
 func (t *Twin) RenameRole(realmName string, ref RoleRef, newName string) error {
-	return t.mutate("rename role", realmName, func(rm *realm, a actor) error {
-		r, err := findRole(rm, ref)
-		if err != nil {
-			return err
-		}
+	return mutateOne(t, "rename role", realmName, findRole, ref, func(rm *realm, a actor, r *role) error {
 		return t.updateRoleL(rm, a, r, roleContainerPath(r), &newName, nil, nil, false)
 	})
 }
 
 // DeleteRole deletes a role (DELETE /roles/{name}) with its mappings and composite links.
 func (t *Twin) DeleteRole(realmName string, ref RoleRef) error {
-	return t.mutate("delete role", realmName, func(rm *realm, a actor) error {
-		r, err := findRole(rm, ref)
-		if err != nil {
-			return err
-		}
+	return mutateOne(t, "delete role", realmName, findRole, ref, func(rm *realm, a actor, r *role) error {
 		return t.deleteRoleL(rm, a, r, roleContainerPath(r))
 	})
 }
@@ -319,11 +295,7 @@ func (t *Twin) RemoveComposites(realmName string, parent RoleRef, children ...Ro
 }
 
 func (t *Twin) composites(op, realmName string, parent RoleRef, children []RoleRef, add bool) error {
-	return t.mutate(op, realmName, func(rm *realm, a actor) error {
-		p, err := findRole(rm, parent)
-		if err != nil {
-			return err
-		}
+	return mutateOne(t, op, realmName, findRole, parent, func(rm *realm, a actor, p *role) error {
 		var cs []*role
 		for _, ref := range children {
 			c, err := findRole(rm, ref)
@@ -352,11 +324,7 @@ func (t *Twin) CreateClient(realmName string, in ClientInput) (id string, err er
 
 // UpdateClient changes a client (PUT /clients/{id}); see UpdateUser for edit's contract.
 func (t *Twin) UpdateClient(realmName, id string, edit func(*ClientInput)) error {
-	return t.mutate("update client", realmName, func(rm *realm, a actor) error {
-		c, err := findClient(rm, id)
-		if err != nil {
-			return err
-		}
+	return mutateOne(t, "update client", realmName, findClient, id, func(rm *realm, a actor, c *client) error {
 		in := clientInputOf(c)
 		edit(&in)
 		return t.applyClientL(rm, a, c, in)
@@ -365,41 +333,29 @@ func (t *Twin) UpdateClient(realmName, id string, edit func(*ClientInput)) error
 
 // DeleteClient deletes a client with its roles and service-account user.
 func (t *Twin) DeleteClient(realmName, id string) error {
-	return t.mutate("delete client", realmName, func(rm *realm, a actor) error {
-		c, err := findClient(rm, id)
-		if err != nil {
-			return err
-		}
+	return mutateOne(t, "delete client", realmName, findClient, id, func(rm *realm, a actor, c *client) error {
 		return t.deleteClientL(rm, a, c)
 	})
 }
 
 // ClientUUID returns the id of the client with that clientId.
 func (t *Twin) ClientUUID(realmName, clientID string) (string, error) {
-	var id string
-	err := t.mutateRead("find client", realmName, func(rm *realm) error {
-		c := rm.byClient[clientID]
-		if c == nil {
-			return errNotFound("Could not find client")
+	return read(t, "find client", realmName, func(rm *realm) (string, error) {
+		if c := rm.byClient[clientID]; c != nil {
+			return c.id, nil
 		}
-		id = c.id
-		return nil
+		return "", errNotFound("Could not find client")
 	})
-	return id, err
 }
 
 // GroupID returns the id of the group at path ("/a/b").
 func (t *Twin) GroupID(realmName, path string) (string, error) {
-	var id string
-	err := t.mutateRead("find group", realmName, func(rm *realm) error {
-		g := groupByPath(rm, path)
-		if g == nil {
-			return errNotFound("Group path does not exist")
+	return read(t, "find group", realmName, func(rm *realm) (string, error) {
+		if g := groupByPath(rm, path); g != nil {
+			return g.id, nil
 		}
-		id = g.id
-		return nil
+		return "", errNotFound("Group path does not exist")
 	})
-	return id, err
 }
 
 // EventsConfig is a realm's event storage configuration (GET/PUT /events/config), plus the

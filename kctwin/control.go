@@ -103,22 +103,8 @@ func (t *Twin) controlRoutes() {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(b)
 	})
-	c.HandleFunc("POST /_twin/realms/{realm}/events", func(w http.ResponseWriter, r *http.Request) {
-		var e Event
-		if !readJSON(w, r, &e) {
-			return
-		}
-		id, err := t.InjectEvent(r.PathValue("realm"), e)
-		controlResult(w, id, err)
-	})
-	c.HandleFunc("POST /_twin/realms/{realm}/admin-events", func(w http.ResponseWriter, r *http.Request) {
-		var e AdminEvent
-		if !readJSON(w, r, &e) {
-			return
-		}
-		id, err := t.InjectAdminEvent(r.PathValue("realm"), e)
-		controlResult(w, id, err)
-	})
+	c.HandleFunc("POST /_twin/realms/{realm}/events", injectHandler(t.InjectEvent))
+	c.HandleFunc("POST /_twin/realms/{realm}/admin-events", injectHandler(t.InjectAdminEvent))
 	c.HandleFunc("GET /_twin/activity", func(w http.ResponseWriter, r *http.Request) {
 		a, ok := t.Activity()
 		if !ok {
@@ -145,6 +131,18 @@ func (t *Twin) controlRoutes() {
 	c.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 404, errBody{Error: "no such control endpoint"})
 	})
+}
+
+// injectHandler serves a control endpoint that stores one event of type E in {realm}.
+func injectHandler[E any](inject func(realmName string, e E) (string, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var e E
+		if !readJSON(w, r, &e) {
+			return
+		}
+		id, err := inject(r.PathValue("realm"), e)
+		controlResult(w, id, err)
+	}
 }
 
 func controlResult(w http.ResponseWriter, id string, err error) {

@@ -129,28 +129,41 @@ func (t *Twin) storeEventLocked(rm *realm, s eventSpec, ids *idSource) *event {
 	if s.session {
 		e.sessionID = ids.newID()
 	}
-	rm.events = insertEvent(rm.events, e)
+	rm.events = insertStamped(rm.events, e)
 	return e
 }
 
-func insertEvent(s []*event, e *event) []*event {
-	i, _ := slices.BinarySearchFunc(s, e, func(a, b *event) int {
-		if a.time != b.time {
-			return cmpInt(a.time, b.time)
-		}
-		return strings.Compare(a.id, b.id)
-	})
+// stamped is what user and admin events share: both are stored sorted by time, then by
+// id, and queried by time.
+type stamped interface {
+	stamp() (time int64, id string)
+}
+
+func (e *event) stamp() (int64, string)      { return e.time, e.id }
+func (e *adminEvent) stamp() (int64, string) { return e.time, e.id }
+
+// cmpStamped is the storage order of events: by time, then by id.
+func cmpStamped[E stamped](a, b E) int {
+	at, aid := a.stamp()
+	bt, bid := b.stamp()
+	if at != bt {
+		return cmpInt(at, bt)
+	}
+	return strings.Compare(aid, bid)
+}
+
+func insertStamped[E stamped](s []E, e E) []E {
+	i, _ := slices.BinarySearchFunc(s, e, cmpStamped[E])
 	return slices.Insert(s, i, e)
 }
 
-func insertAdminEvent(s []*adminEvent, e *adminEvent) []*adminEvent {
-	i, _ := slices.BinarySearchFunc(s, e, func(a, b *adminEvent) int {
-		if a.time != b.time {
-			return cmpInt(a.time, b.time)
-		}
-		return strings.Compare(a.id, b.id)
+// firstAt is the index of the first event of s at or after t (epoch ms).
+func firstAt[E stamped](s []E, t int64) int {
+	i, _ := slices.BinarySearchFunc(s, t, func(e E, t int64) int {
+		at, _ := e.stamp()
+		return cmpInt(at, t)
 	})
-	return slices.Insert(s, i, e)
+	return i
 }
 
 func cmpInt(a, b int64) int {
@@ -292,11 +305,9 @@ func (rc *rctx) getEvents() resp {
 	}
 	p := rc.params()
 	types := p.q["type"]
-	for _, ty := range types {
-		if !knownEventTypes[ty] {
-			// EventType.valueOf without a guard: an unhandled exception, hence 500.
-			return serverError()
-		}
+	if !allKnown(types, knownEventTypes) {
+		// EventType.valueOf without a guard: an unhandled exception, hence 500.
+		return serverError()
 	}
 	q := rc.eventQuery(p)
 	if q.errResponse != nil {
@@ -305,22 +316,44 @@ func (rc *rctx) getEvents() resp {
 	cl, hasCl := p.str("client")
 	us, hasUs := p.str("user")
 	ip, hasIP := p.str("ipAddress")
-	ev := rc.realm.events
-	lo, _ := slices.BinarySearchFunc(ev, q.from, func(e *event, t int64) int { return cmpInt(e.time, t) })
-	hi, _ := slices.BinarySearchFunc(ev, q.to+1, func(e *event, t int64) int { return cmpInt(e.time, t) })
+	withID := rc.t.v26()
+	return pageEvents(rc, rc.realm.events, q, func(e *event) bool {
+		if len(types) > 0 && !slices.Contains(types, e.typ) {
+			return false
+		}
+		return !((hasCl && e.clientID != cl) || (hasUs && e.userID != us) || (hasIP && e.ipAddress != ip))
+	}, func(b []byte, e *event) []byte { return appendEvent(b, e, withID) })
+}
+
+// allKnown reports whether every name is in known; an unknown enum name in an event query
+// is an unhandled exception on Keycloak.
+func allKnown(names []string, known map[string]bool) bool {
+	for _, n := range names {
+		if !known[n] {
+			return false
+		}
+	}
+	return true
+}
+
+// pageEvents answers an event listing: the events of ev inside q's dates that keep
+// accepts, visited in walkOrder, the first q.first of them skipped and at most q.max
+// returned, each encoded by enc.
+func pageEvents[E stamped](rc *rctx, ev []E, q eventQuery, keep func(E) bool, enc func([]byte, E) []byte) resp {
+	lo, hi := firstAt(ev, q.from), firstAt(ev, q.to+1)
 	b := append(*rc.t.bufs.get(), '[')
 	n := 0
 	skip := max0(q.first)
-	withID := rc.t.v26()
-	walkOrder(func(i int) int64 { return ev[i].time }, lo, hi, q.asc, func(i int) bool {
+	times := func(i int) int64 {
+		at, _ := ev[i].stamp()
+		return at
+	}
+	walkOrder(times, lo, hi, q.asc, func(i int) bool {
 		if q.max >= 0 && n >= q.max {
 			return false
 		}
 		e := ev[i]
-		if len(types) > 0 && !slices.Contains(types, e.typ) {
-			return true
-		}
-		if (hasCl && e.clientID != cl) || (hasUs && e.userID != us) || (hasIP && e.ipAddress != ip) {
+		if !keep(e) {
 			return true
 		}
 		if skip > 0 {
@@ -330,7 +363,7 @@ func (rc *rctx) getEvents() resp {
 		if n > 0 {
 			b = append(b, ',')
 		}
-		b = appendEvent(b, e, withID)
+		b = enc(b, e)
 		n++
 		return true
 	})
@@ -386,15 +419,8 @@ func (rc *rctx) getAdminEvents() resp {
 	}
 	p := rc.params()
 	ops, rts := p.q["operationTypes"], p.q["resourceTypes"]
-	for _, o := range ops {
-		if !knownOperationTypes[o] {
-			return serverError()
-		}
-	}
-	for _, o := range rts {
-		if !knownResourceTypes[o] {
-			return serverError()
-		}
+	if !allKnown(ops, knownOperationTypes) || !allKnown(rts, knownResourceTypes) {
+		return serverError()
 	}
 	q := rc.eventQuery(p)
 	if q.errResponse != nil {
@@ -405,41 +431,18 @@ func (rc *rctx) getAdminEvents() resp {
 	aUser, hasAUser := p.str("authUser")
 	aIP, hasAIP := p.str("authIpAddress")
 	rp, hasRP := p.str("resourcePath")
-	ev := rc.realm.adminEvents
-	lo, _ := slices.BinarySearchFunc(ev, q.from, func(e *adminEvent, t int64) int { return cmpInt(e.time, t) })
-	hi, _ := slices.BinarySearchFunc(ev, q.to+1, func(e *adminEvent, t int64) int { return cmpInt(e.time, t) })
-	b := append(*rc.t.bufs.get(), '[')
-	n := 0
-	skip := max0(q.first)
 	v26 := rc.t.v26()
-	walkOrder(func(i int) int64 { return ev[i].time }, lo, hi, q.asc, func(i int) bool {
-		if q.max >= 0 && n >= q.max {
-			return false
-		}
-		e := ev[i]
+	return pageEvents(rc, rc.realm.adminEvents, q, func(e *adminEvent) bool {
 		if (len(ops) > 0 && !slices.Contains(ops, e.operationType)) || (len(rts) > 0 && !slices.Contains(rts, e.resourceType)) {
-			return true
+			return false
 		}
 		if (hasARealm && e.authRealmID != aRealm) || (hasAClient && e.authClientID != aClient) ||
 			(hasAUser && e.authUserID != aUser) || (hasAIP && e.authIP != aIP) {
-			return true
+			return false
 		}
 		// resourcePath is a LIKE pattern with '*' standing for '%'.
-		if hasRP && !globMatch(rp, e.resourcePath) {
-			return true
-		}
-		if skip > 0 {
-			skip--
-			return true
-		}
-		if n > 0 {
-			b = append(b, ',')
-		}
-		b = appendAdminEvent(b, e, v26)
-		n++
-		return true
-	})
-	return pooledResp(append(b, ']'))
+		return !hasRP || globMatch(rp, e.resourcePath)
+	}, func(b []byte, e *adminEvent) []byte { return appendAdminEvent(b, e, v26) })
 }
 
 // appendAdminEvent encodes an AdminEventRepresentation: 25.0 has neither id nor details.
@@ -529,14 +532,12 @@ func (t *Twin) ExpireEvents() {
 	for _, rm := range t.realms {
 		if rm.eventsExpiration > 0 {
 			cut := now - rm.eventsExpiration*1000
-			i, _ := slices.BinarySearchFunc(rm.events, cut, func(e *event, t int64) int { return cmpInt(e.time, t) })
-			rm.events = slices.Delete(rm.events, 0, i)
+			rm.events = slices.Delete(rm.events, 0, firstAt(rm.events, cut))
 		}
 		if s := rm.attributes["adminEventsExpiration"]; s != "" {
 			if secs, err := strconv.ParseInt(s, 10, 64); err == nil && secs > 0 {
 				cut := now - secs*1000
-				i, _ := slices.BinarySearchFunc(rm.adminEvents, cut, func(e *adminEvent, t int64) int { return cmpInt(e.time, t) })
-				rm.adminEvents = slices.Delete(rm.adminEvents, 0, i)
+				rm.adminEvents = slices.Delete(rm.adminEvents, 0, firstAt(rm.adminEvents, cut))
 			}
 		}
 	}
@@ -624,19 +625,14 @@ func (t *Twin) InjectAdminEvent(realmName string, e AdminEvent) (string, error) 
 	if ae.time == 0 {
 		ae.time = t.nowMillis()
 	}
-	rm.adminEvents = insertAdminEvent(rm.adminEvents, ae)
+	rm.adminEvents = insertStamped(rm.adminEvents, ae)
 	return ae.id, nil
 }
 
 func eventToPublic(e *event) Event {
 	out := Event{ID: e.id, Time: e.time, Type: e.typ, RealmID: e.realmID, ClientID: e.clientID, UserID: e.userID,
 		SessionID: e.sessionID, IPAddress: e.ipAddress, Error: e.err}
-	if len(e.details) > 0 {
-		out.Details = map[string]string{}
-		for _, d := range e.details {
-			out.Details[d.k] = d.v
-		}
-	}
+	out.Details = detailsMap(e.details)
 	return out
 }
 
@@ -648,11 +644,18 @@ func adminEventToPublic(e *adminEvent) AdminEvent {
 		s := e.representation
 		out.Representation = &s
 	}
-	if len(e.details) > 0 {
-		out.Details = map[string]string{}
-		for _, d := range e.details {
-			out.Details[d.k] = d.v
-		}
+	out.Details = detailsMap(e.details)
+	return out
+}
+
+// detailsMap is the public form of stored details: nil when there are none.
+func detailsMap(d []kv) map[string]string {
+	if len(d) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(d))
+	for _, x := range d {
+		out[x.k] = x.v
 	}
 	return out
 }

@@ -316,12 +316,7 @@ func (t *Twin) Generate(spec GenerateSpec) error {
 			e := genEvent(rng, ids, rm, humans, evClients, tm, i)
 			rm.events = append(rm.events, e)
 		}
-		slices.SortFunc(rm.events, func(a, b *event) int {
-			if a.time != b.time {
-				return cmpInt(a.time, b.time)
-			}
-			return strings.Compare(a.id, b.id)
-		})
+		slices.SortFunc(rm.events, cmpStamped[*event])
 	}
 
 	// Admin events by the master realm's admin through admin-cli.
@@ -337,12 +332,7 @@ func (t *Twin) Generate(spec GenerateSpec) error {
 		}
 		rm.adminEvents = append(rm.adminEvents, genAdminEvent(rng, ids, rm, actor, humans, groups, roles, appClients, tm))
 	}
-	slices.SortFunc(rm.adminEvents, func(a, b *adminEvent) int {
-		if a.time != b.time {
-			return cmpInt(a.time, b.time)
-		}
-		return strings.Compare(a.id, b.id)
-	})
+	slices.SortFunc(rm.adminEvents, cmpStamped[*adminEvent])
 	t.realms[rm.name] = rm
 	return nil
 }

@@ -167,6 +167,18 @@ func (l *loader) str(m map[string]any, key, path string) (string, bool, error) {
 	return s, true, nil
 }
 
+// required reads a string that must be present and not empty; what names it in the error.
+func (l *loader) required(m map[string]any, key, path, what string) (string, error) {
+	s, ok, err := l.str(m, key, path)
+	if err != nil {
+		return "", err
+	}
+	if !ok || s == "" {
+		return "", l.errf(path+"."+key, "missing %s", what)
+	}
+	return s, nil
+}
+
 func (l *loader) boolean(m map[string]any, key, path string, def bool) (bool, error) {
 	v, ok := m[key]
 	if !ok || v == nil {
@@ -227,8 +239,22 @@ func (l *loader) list(m map[string]any, key, path string) ([]any, error) {
 	return a, nil
 }
 
-// multiMap reads {k: [strings]} (user and group attributes, clientRoles).
-func (l *loader) multiMap(m map[string]any, key, path string) (map[string][]string, error) {
+// each calls fn with every element of the array at key, and its path (path.key[i]).
+func (l *loader) each(m map[string]any, key, path string, fn func(v any, path string) error) error {
+	a, err := l.list(m, key, path)
+	if err != nil {
+		return err
+	}
+	for i, v := range a {
+		if err := fn(v, fmt.Sprintf("%s.%s[%d]", path, key, i)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// object reads the object at key: nil when absent or null.
+func (l *loader) object(m map[string]any, key, path string) (map[string]any, error) {
 	v, ok := m[key]
 	if !ok || v == nil {
 		return nil, nil
@@ -236,6 +262,15 @@ func (l *loader) multiMap(m map[string]any, key, path string) (map[string][]stri
 	o, ok := v.(map[string]any)
 	if !ok {
 		return nil, l.errf(path+"."+key, "expected an object")
+	}
+	return o, nil
+}
+
+// multiMap reads {k: [strings]} (user and group attributes, clientRoles).
+func (l *loader) multiMap(m map[string]any, key, path string) (map[string][]string, error) {
+	o, err := l.object(m, key, path)
+	if o == nil || err != nil {
+		return nil, err
 	}
 	out := map[string][]string{}
 	for _, k := range sortedKeys(o) {
@@ -251,13 +286,9 @@ func (l *loader) multiMap(m map[string]any, key, path string) (map[string][]stri
 // strMap reads {k: string} (client and realm attributes); numbers and booleans are kept
 // as their text, as Keycloak stores attributes as strings.
 func (l *loader) strMap(m map[string]any, key, path string) (map[string]string, error) {
-	v, ok := m[key]
-	if !ok || v == nil {
-		return nil, nil
-	}
-	o, ok := v.(map[string]any)
-	if !ok {
-		return nil, l.errf(path+"."+key, "expected an object")
+	o, err := l.object(m, key, path)
+	if o == nil || err != nil {
+		return nil, err
 	}
 	out := map[string]string{}
 	for k, x := range o {
@@ -298,12 +329,9 @@ func (l *loader) realm(v any, path string) error {
 	if err != nil {
 		return err
 	}
-	name, ok, err := l.str(m, "realm", path)
+	name, err := l.required(m, "realm", path, "realm name")
 	if err != nil {
 		return err
-	}
-	if !ok || name == "" {
-		return l.errf(path+".realm", "missing realm name")
 	}
 	id, err := l.id(m, path)
 	if err != nil {
@@ -348,14 +376,8 @@ func (l *loader) realm(v any, path string) error {
 	}
 
 	// Clients.
-	clients, err := l.list(m, "clients", path)
-	if err != nil {
+	if err := l.each(m, "clients", path, func(v any, p string) error { return l.client(rm, v, p) }); err != nil {
 		return err
-	}
-	for i, cv := range clients {
-		if err := l.client(rm, cv, fmt.Sprintf("%s.clients[%d]", path, i)); err != nil {
-			return err
-		}
 	}
 
 	// Keycloak creates a realm's built-in clients and roles before it imports the file's
@@ -372,17 +394,16 @@ func (l *loader) realm(v any, path string) error {
 		if err != nil {
 			return err
 		}
-		realmRoles, err := l.list(roles, "realm", path+".roles")
-		if err != nil {
-			return err
-		}
-		for i, x := range realmRoles {
-			p := fmt.Sprintf("%s.roles.realm[%d]", path, i)
+		err = l.each(roles, "realm", path+".roles", func(x any, p string) error {
 			r, err := l.role(rm, nil, x, p)
 			if err != nil {
 				return err
 			}
 			pending = append(pending, pendingComposite{r, p, x.(map[string]any)})
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 		if cv, ok := roles["client"]; ok && cv != nil {
 			byClient, err := l.obj(cv, path+".roles.client")
@@ -443,25 +464,13 @@ func (l *loader) realm(v any, path string) error {
 	ensureDefaultRole(rm, l.t.ids)
 
 	// Groups.
-	groups, err := l.list(m, "groups", path)
-	if err != nil {
+	if err := l.each(m, "groups", path, func(v any, p string) error { return l.group(rm, nil, v, p) }); err != nil {
 		return err
-	}
-	for i, gv := range groups {
-		if err := l.group(rm, nil, gv, fmt.Sprintf("%s.groups[%d]", path, i)); err != nil {
-			return err
-		}
 	}
 
 	// Users.
-	users, err := l.list(m, "users", path)
-	if err != nil {
+	if err := l.each(m, "users", path, func(v any, p string) error { return l.user(rm, v, p) }); err != nil {
 		return err
-	}
-	for i, uv := range users {
-		if err := l.user(rm, uv, fmt.Sprintf("%s.users[%d]", path, i)); err != nil {
-			return err
-		}
 	}
 	l.t.ensurePollerClient(rm, l.t.ids)
 	for _, c := range rm.clientLst {
@@ -485,12 +494,8 @@ func (l *loader) client(rm *realm, v any, path string) error {
 	if c.id, err = l.id(m, path); err != nil {
 		return err
 	}
-	var ok bool
-	if c.clientID, ok, err = l.str(m, "clientId", path); err != nil {
+	if c.clientID, err = l.required(m, "clientId", path, "clientId"); err != nil {
 		return err
-	}
-	if !ok || c.clientID == "" {
-		return l.errf(path+".clientId", "missing clientId")
 	}
 	if rm.byClient[c.clientID] != nil {
 		return l.errf(path+".clientId", "duplicate clientId %q", c.clientID)
@@ -540,12 +545,8 @@ func (l *loader) role(rm *realm, c *client, v any, path string) (*role, error) {
 	if r.id, err = l.id(m, path); err != nil {
 		return nil, err
 	}
-	var ok bool
-	if r.name, ok, err = l.str(m, "name", path); err != nil {
+	if r.name, err = l.required(m, "name", path, "role name"); err != nil {
 		return nil, err
-	}
-	if !ok || r.name == "" {
-		return nil, l.errf(path+".name", "missing role name")
 	}
 	if (c == nil && rm.realmRole[r.name] != nil) || (c != nil && c.roles[r.name] != nil) {
 		return nil, l.errf(path+".name", "duplicate role %q", r.name)
@@ -646,12 +647,8 @@ func (l *loader) group(rm *realm, parent *group, v any, path string) error {
 	if g.id, err = l.id(m, path); err != nil {
 		return err
 	}
-	var ok bool
-	if g.name, ok, err = l.str(m, "name", path); err != nil {
+	if g.name, err = l.required(m, "name", path, "group name"); err != nil {
 		return err
-	}
-	if !ok || g.name == "" {
-		return l.errf(path+".name", "missing group name")
 	}
 	if strings.Contains(g.name, "/") {
 		return l.errf(path+".name", "group name %q contains '/'", g.name)
@@ -677,16 +674,7 @@ func (l *loader) group(rm *realm, parent *group, v any, path string) error {
 		return err
 	}
 	rm.addGroup(g)
-	subs, err := l.list(m, "subGroups", path)
-	if err != nil {
-		return err
-	}
-	for i, s := range subs {
-		if err := l.group(rm, g, s, fmt.Sprintf("%s.subGroups[%d]", path, i)); err != nil {
-			return err
-		}
-	}
-	return nil
+	return l.each(m, "subGroups", path, func(v any, p string) error { return l.group(rm, g, v, p) })
 }
 
 func (l *loader) user(rm *realm, v any, path string) error {
@@ -701,12 +689,9 @@ func (l *loader) user(rm *realm, v any, path string) error {
 	if rm.users[u.id] != nil {
 		return l.errf(path+".id", "duplicate user id %q", u.id)
 	}
-	name, ok, err := l.str(m, "username", path)
+	name, err := l.required(m, "username", path, "username")
 	if err != nil {
 		return err
-	}
-	if !ok || name == "" {
-		return l.errf(path+".username", "missing username")
 	}
 	u.username = lower(name)
 	// A service-account user created when its client was loaded gives way to the exported
@@ -758,12 +743,8 @@ func (l *loader) user(rm *realm, v any, path string) error {
 		}
 		u.saClient, c.saUser = c, u
 	}
-	creds, err := l.list(m, "credentials", path)
-	if err != nil {
-		return err
-	}
-	for i, cv := range creds {
-		cm, err := l.obj(cv, fmt.Sprintf("%s.credentials[%d]", path, i))
+	err = l.each(m, "credentials", path, func(v any, p string) error {
+		cm, err := l.obj(v, p)
 		if err != nil {
 			return err
 		}
@@ -772,6 +753,10 @@ func (l *loader) user(rm *realm, v any, path string) error {
 				u.password = val
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	roles, err := l.roleRefs(rm, m, path)
 	if err != nil {
@@ -827,14 +812,8 @@ func (l *loader) usersFile(m map[string]any) error {
 	if rm == nil {
 		return l.errf("$.realm", "realm %q is not loaded; load its realm file first", name)
 	}
-	users, err := l.list(m, "users", "$")
-	if err != nil {
+	if err := l.each(m, "users", "$", func(v any, p string) error { return l.user(rm, v, p) }); err != nil {
 		return err
-	}
-	for i, uv := range users {
-		if err := l.user(rm, uv, fmt.Sprintf("$.users[%d]", i)); err != nil {
-			return err
-		}
 	}
 	l.t.ensurePollerClient(rm, l.t.ids)
 	return nil

@@ -200,8 +200,9 @@ func insertGroup(s []*group, g *group) []*group {
 	return slices.Insert(s, i, g)
 }
 
-func removeGroup(s []*group, g *group) []*group {
-	if j := slices.Index(s, g); j >= 0 {
+// without removes x from an unsorted list (or a sorted one, keeping its order).
+func without[T comparable](s []T, x T) []T {
+	if j := slices.Index(s, x); j >= 0 {
 		return slices.Delete(s, j, j+1)
 	}
 	return s
@@ -212,13 +213,6 @@ func cmpRoleName(a *role, name string) int { return strings.Compare(a.name, name
 func insertRole(s []*role, r *role) []*role {
 	i, _ := slices.BinarySearchFunc(s, r.name, cmpRoleName)
 	return slices.Insert(s, i, r)
-}
-
-func removeRole(s []*role, r *role) []*role {
-	if j := slices.Index(s, r); j >= 0 {
-		return slices.Delete(s, j, j+1)
-	}
-	return s
 }
 
 func cmpClientID(a *client, id string) int { return strings.Compare(a.clientID, id) }
@@ -253,103 +247,94 @@ func (rm *realm) addUser(u *user) {
 	}
 }
 
+// sortedLists are the lists sorted by username that hold u: the realm's indexes, the
+// members of its groups and the holders of its roles.
+func (rm *realm) sortedLists(u *user) []*[]*user {
+	out := []*[]*user{&rm.byName}
+	if u.saClient == nil {
+		out = append(out, &rm.humans)
+	}
+	for _, g := range u.groups {
+		out = append(out, &g.members)
+	}
+	for _, r := range u.roles {
+		out = append(out, &r.users)
+	}
+	return out
+}
+
 // renameUser moves u to its new place in every index sorted by username.
 func (rm *realm) renameUser(u *user, newName string) {
-	rm.byName = removeUser(rm.byName, u)
-	if u.saClient == nil {
-		rm.humans = removeUser(rm.humans, u)
-	}
-	for _, g := range u.groups {
-		g.members = removeUser(g.members, u)
-	}
-	for _, r := range u.roles {
-		r.users = removeUser(r.users, u)
+	lists := rm.sortedLists(u)
+	for _, l := range lists {
+		*l = removeUser(*l, u)
 	}
 	u.username = newName
-	rm.byName = insertUser(rm.byName, u)
-	if u.saClient == nil {
-		rm.humans = insertUser(rm.humans, u)
-	}
-	for _, g := range u.groups {
-		g.members = insertUser(g.members, u)
-	}
-	for _, r := range u.roles {
-		r.users = insertUser(r.users, u)
+	for _, l := range lists {
+		*l = insertUser(*l, u)
 	}
 }
 
 func (rm *realm) deleteUser(u *user) {
 	delete(rm.users, u.id)
-	rm.byName = removeUser(rm.byName, u)
-	rm.humans = removeUser(rm.humans, u)
-	for _, g := range u.groups {
-		g.members = removeUser(g.members, u)
-	}
-	for _, r := range u.roles {
-		r.users = removeUser(r.users, u)
+	for _, l := range rm.sortedLists(u) {
+		*l = removeUser(*l, u)
 	}
 	if u.saClient != nil && u.saClient.saUser == u {
 		u.saClient.saUser = nil
 	}
 }
 
-func (rm *realm) joinGroup(u *user, g *group) bool {
-	if slices.Contains(u.groups, g) {
+func (rm *realm) joinGroup(u *user, g *group) bool { return link(&u.groups, g, &g.members, u) }
+
+func (rm *realm) leaveGroup(u *user, g *group) bool { return unlink(&u.groups, g, &g.members, u) }
+
+func (rm *realm) grant(u *user, r *role) bool { return link(&u.roles, r, &r.users, u) }
+
+func (rm *realm) revoke(u *user, r *role) bool { return unlink(&u.roles, r, &r.users, u) }
+
+// link records a user's membership of a group or direct mapping of a role on both sides:
+// x at the end of the user's own list, the user in x's list sorted by username. It reports
+// false, changing nothing, when the link exists.
+func link[T comparable](own *[]T, x T, members *[]*user, u *user) bool {
+	if slices.Contains(*own, x) {
 		return false
 	}
-	u.groups = append(u.groups, g)
-	g.members = insertUser(g.members, u)
+	*own = append(*own, x)
+	*members = insertUser(*members, u)
 	return true
 }
 
-func (rm *realm) leaveGroup(u *user, g *group) bool {
-	if !slices.Contains(u.groups, g) {
+// unlink undoes link; false when there was no link.
+func unlink[T comparable](own *[]T, x T, members *[]*user, u *user) bool {
+	if !slices.Contains(*own, x) {
 		return false
 	}
-	u.groups = removeGroup(u.groups, g)
-	g.members = removeUser(g.members, u)
+	*own = without(*own, x)
+	*members = removeUser(*members, u)
 	return true
 }
 
-func (rm *realm) grant(u *user, r *role) bool {
-	if slices.Contains(u.roles, r) {
-		return false
+// siblings is the name-sorted list g is kept in: the realm's top level or its parent's
+// children.
+func (rm *realm) siblings(g *group) *[]*group {
+	if g.parent == nil {
+		return &rm.top
 	}
-	u.roles = append(u.roles, r)
-	r.users = insertUser(r.users, u)
-	return true
-}
-
-func (rm *realm) revoke(u *user, r *role) bool {
-	if !slices.Contains(u.roles, r) {
-		return false
-	}
-	u.roles = removeRole(u.roles, r)
-	r.users = removeUser(r.users, u)
-	return true
+	return &g.parent.children
 }
 
 func (rm *realm) addGroup(g *group) {
 	rm.groups[g.id] = g
-	if g.parent == nil {
-		rm.top = insertGroup(rm.top, g)
-	} else {
-		g.parent.children = insertGroup(g.parent.children, g)
-	}
+	s := rm.siblings(g)
+	*s = insertGroup(*s, g)
 }
 
 func (rm *realm) renameGroup(g *group, name string) {
-	if g.parent == nil {
-		rm.top = removeGroup(rm.top, g)
-	} else {
-		g.parent.children = removeGroup(g.parent.children, g)
-	}
+	s := rm.siblings(g)
+	*s = without(*s, g)
 	g.name = name
-	if g.parent == nil {
-		rm.top = insertGroup(rm.top, g)
-	} else {
-		g.parent.children = insertGroup(g.parent.children, g)
-	}
+	*s = insertGroup(*s, g)
 }
 
 // deleteGroup removes g and its whole subtree, with every membership in it.
@@ -360,40 +345,34 @@ func (rm *realm) deleteGroup(g *group) {
 	for _, u := range slices.Clone(g.members) {
 		rm.leaveGroup(u, g)
 	}
-	if g.parent == nil {
-		rm.top = removeGroup(rm.top, g)
-	} else {
-		g.parent.children = removeGroup(g.parent.children, g)
-	}
+	s := rm.siblings(g)
+	*s = without(*s, g)
 	delete(rm.groups, g.id)
+}
+
+// roleContainer is where r is kept by name: the realm's realm roles or its client's roles,
+// as a map and a name-sorted list.
+func (rm *realm) roleContainer(r *role) (map[string]*role, *[]*role) {
+	if r.client == nil {
+		return rm.realmRole, &rm.realmList
+	}
+	return r.client.roles, &r.client.roleList
 }
 
 func (rm *realm) addRole(r *role) {
 	rm.roles[r.id] = r
-	if r.client == nil {
-		rm.realmRole[r.name] = r
-		rm.realmList = insertRole(rm.realmList, r)
-	} else {
-		r.client.roles[r.name] = r
-		r.client.roleList = insertRole(r.client.roleList, r)
-	}
+	byName, list := rm.roleContainer(r)
+	byName[r.name] = r
+	*list = insertRole(*list, r)
 }
 
 func (rm *realm) renameRole(r *role, name string) {
-	if r.client == nil {
-		delete(rm.realmRole, r.name)
-		rm.realmList = removeRole(rm.realmList, r)
-		r.name = name
-		rm.realmRole[name] = r
-		rm.realmList = insertRole(rm.realmList, r)
-	} else {
-		c := r.client
-		delete(c.roles, r.name)
-		c.roleList = removeRole(c.roleList, r)
-		r.name = name
-		c.roles[name] = r
-		c.roleList = insertRole(c.roleList, r)
-	}
+	byName, list := rm.roleContainer(r)
+	delete(byName, r.name)
+	*list = without(*list, r)
+	r.name = name
+	byName[name] = r
+	*list = insertRole(*list, r)
 }
 
 // deleteRole removes r, its mappings, its use as a composite child and group mappings.
@@ -402,19 +381,15 @@ func (rm *realm) deleteRole(r *role) {
 		rm.revoke(u, r)
 	}
 	for _, o := range rm.roles {
-		o.composites = removeRole(o.composites, r)
+		o.composites = without(o.composites, r)
 	}
 	for _, g := range rm.groups {
-		g.roles = removeRole(g.roles, r)
+		g.roles = without(g.roles, r)
 	}
 	delete(rm.roles, r.id)
-	if r.client == nil {
-		delete(rm.realmRole, r.name)
-		rm.realmList = removeRole(rm.realmList, r)
-	} else {
-		delete(r.client.roles, r.name)
-		r.client.roleList = removeRole(r.client.roleList, r)
-	}
+	byName, list := rm.roleContainer(r)
+	delete(byName, r.name)
+	*list = without(*list, r)
 }
 
 func (rm *realm) addClient(c *client) {
@@ -462,28 +437,13 @@ func (rm *realm) deleteClient(c *client) {
 // effectiveRoles returns the roles u holds directly, through groups (and their ancestors)
 // and through composites, each once.
 func (rm *realm) effectiveRoles(u *user) map[*role]bool {
-	out := map[*role]bool{}
-	var add func(r *role)
-	add = func(r *role) {
-		if out[r] {
-			return
-		}
-		out[r] = true
-		for _, c := range r.composites {
-			add(c)
-		}
-	}
-	for _, r := range u.roles {
-		add(r)
-	}
+	held := slices.Clone(u.roles)
 	for _, g := range u.groups {
 		for p := g; p != nil; p = p.parent {
-			for _, r := range p.roles {
-				add(r)
-			}
+			held = append(held, p.roles...)
 		}
 	}
-	return out
+	return expandComposites(held)
 }
 
 // expandComposites returns roles and everything they contain, each once.

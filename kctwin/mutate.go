@@ -113,7 +113,7 @@ func (t *Twin) adminEventLocked(rm *realm, a actor, op, resType, path string, re
 			e.representation, e.hasRep = string(b), true
 		}
 	}
-	rm.adminEvents = insertAdminEvent(rm.adminEvents, e)
+	rm.adminEvents = insertStamped(rm.adminEvents, e)
 }
 
 // --- inputs -------------------------------------------------------------------------
@@ -472,7 +472,7 @@ func (t *Twin) compositesL(rm *realm, a actor, parent *role, path string, childr
 				parent.composites = append(parent.composites, c)
 			}
 		} else {
-			parent.composites = removeRole(parent.composites, c)
+			parent.composites = without(parent.composites, c)
 		}
 	}
 	reps := make([]roleRep, len(children))

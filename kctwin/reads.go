@@ -61,6 +61,17 @@ func (p *params) boolOr(name string, d bool) bool {
 	return d
 }
 
+// page reads offset paging: first is 0 when absent, max is defMax (-1: unlimited). A
+// malformed value is left for badResp.
+func (p *params) page(defMax int) (first, max int) {
+	first, _ = p.int("first")
+	max, maxSet := p.int("max")
+	if !maxSet {
+		max = defMax
+	}
+	return first, max
+}
+
 func (p *params) badResp() (resp, bool) {
 	if p.bad != "" {
 		return notFound("HTTP 404 Not Found"), true
@@ -302,14 +313,7 @@ func (rc *rctx) getUsers() resp {
 		return r
 	}
 	p := rc.params()
-	first, firstSet := p.int("first")
-	if !firstSet {
-		first = -1
-	}
-	max, maxSet := p.int("max")
-	if !maxSet {
-		max = 100 // Constants.DEFAULT_MAX_RESULTS
-	}
+	first, max := p.page(100) // Constants.DEFAULT_MAX_RESULTS
 	if r, bad := p.badResp(); bad {
 		return r
 	}
@@ -424,11 +428,7 @@ func (rc *rctx) getUserGroups() resp {
 		return r
 	}
 	p := rc.params()
-	first, _ := p.int("first")
-	max, maxSet := p.int("max")
-	if !maxSet {
-		max = -1
-	}
+	first, max := p.page(-1)
 	if r, bad := p.badResp(); bad {
 		return r
 	}
@@ -541,11 +541,7 @@ func (rc *rctx) getGroups() resp {
 		return r
 	}
 	p := rc.params()
-	first, _ := p.int("first")
-	max, maxSet := p.int("max")
-	if !maxSet {
-		max = -1 // no default: every top-level group
-	}
+	first, max := p.page(-1) // no default: every top-level group
 	if r, bad := p.badResp(); bad {
 		return r
 	}
@@ -558,15 +554,7 @@ func (rc *rctx) getGroups() resp {
 	exact := p.boolOr("exact", false)
 	rm := rc.realm
 	if !hasSearch && !hasQ {
-		lo, hi := window(len(rm.top), first, max)
-		reps := make([]groupRep, 0, hi-lo)
-		access := rc.groupAccess()
-		for _, g := range rm.top[lo:hi] {
-			rep := groupToRep(g, !brief)
-			rep.Access = access
-			reps = append(reps, rep)
-		}
-		return rawJSON(200, marshalGroups(reps, !brief))
+		return rc.groupPage(rm.top, first, max, brief)
 	}
 	// Search: matching groups, paged, returned nested under their ancestors.
 	attrs := map[string]string{}
@@ -727,11 +715,7 @@ func (rc *rctx) getChildren() resp {
 		return r
 	}
 	p := rc.params()
-	first, _ := p.int("first")
-	max, maxSet := p.int("max")
-	if !maxSet {
-		max = 10
-	}
+	first, max := p.page(10)
 	if r, bad := p.badResp(); bad {
 		return r
 	}
@@ -747,11 +731,16 @@ func (rc *rctx) getChildren() resp {
 			}
 		}
 	}
-	lo, hi := window(len(kids), first, max)
+	return rc.groupPage(kids, first, max, brief)
+}
+
+// groupPage answers a page of a group listing, each group with the caller's access.
+func (rc *rctx) groupPage(gs []*group, first, max int, brief bool) resp {
+	lo, hi := window(len(gs), first, max)
 	reps := make([]groupRep, 0, hi-lo)
 	access := rc.groupAccess()
-	for _, c := range kids[lo:hi] {
-		rep := groupToRep(c, !brief)
+	for _, g := range gs[lo:hi] {
+		rep := groupToRep(g, !brief)
 		rep.Access = access
 		reps = append(reps, rep)
 	}
@@ -770,11 +759,7 @@ func (rc *rctx) getMembers() resp {
 
 func (rc *rctx) pagedUsers(users []*user) resp {
 	p := rc.params()
-	first, _ := p.int("first")
-	max, maxSet := p.int("max")
-	if !maxSet {
-		max = 100
-	}
+	first, max := p.page(100)
 	if r, bad := p.badResp(); bad {
 		return r
 	}
@@ -966,11 +951,7 @@ func (rc *rctx) getClients() resp {
 		return r
 	}
 	p := rc.params()
-	first, _ := p.int("first")
-	max, maxSet := p.int("max")
-	if !maxSet {
-		max = -1
-	}
+	first, max := p.page(-1)
 	if r, bad := p.badResp(); bad {
 		return r
 	}

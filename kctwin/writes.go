@@ -32,28 +32,90 @@ func (t *Twin) writeRoutes(r func(method, path string, mode lockMode, h func(rc 
 	w("PUT", "/groups/{id}", (*rctx).putGroup)
 	w("DELETE", "/groups/{id}", (*rctx).deleteGroup)
 	w("POST", "/roles", func(rc *rctx) resp { return rc.postRole(false) })
-	w("PUT", "/roles/{name}", func(rc *rctx) resp { return rc.putRole(false) })
-	w("DELETE", "/roles/{name}", func(rc *rctx) resp { return rc.deleteRole(false) })
-	w("POST", "/roles/{name}/composites", func(rc *rctx) resp { return rc.roleComposites(false, true) })
-	w("DELETE", "/roles/{name}/composites", func(rc *rctx) resp { return rc.roleComposites(false, false) })
-	w("PUT", "/roles-by-id/{id}", (*rctx).putRoleByID)
-	w("DELETE", "/roles-by-id/{id}", (*rctx).deleteRoleByID)
-	w("POST", "/roles-by-id/{id}/composites", func(rc *rctx) resp { return rc.roleByIDComposites(true) })
-	w("DELETE", "/roles-by-id/{id}/composites", func(rc *rctx) resp { return rc.roleByIDComposites(false) })
+	w("PUT", "/roles/{name}", func(rc *rctx) resp { return rc.putRole(realmRoleNamed) })
+	w("DELETE", "/roles/{name}", func(rc *rctx) resp { return rc.deleteRole(realmRoleNamed) })
+	w("POST", "/roles/{name}/composites", func(rc *rctx) resp { return rc.roleComposites(realmRoleNamed, true) })
+	w("DELETE", "/roles/{name}/composites", func(rc *rctx) resp { return rc.roleComposites(realmRoleNamed, false) })
+	w("PUT", "/roles-by-id/{id}", func(rc *rctx) resp { return rc.putRole(roleWithID) })
+	w("DELETE", "/roles-by-id/{id}", func(rc *rctx) resp { return rc.deleteRole(roleWithID) })
+	w("POST", "/roles-by-id/{id}/composites", func(rc *rctx) resp { return rc.roleComposites(roleWithID, true) })
+	w("DELETE", "/roles-by-id/{id}/composites", func(rc *rctx) resp { return rc.roleComposites(roleWithID, false) })
 	w("POST", "/clients", (*rctx).postClient)
 	w("PUT", "/clients/{id}", (*rctx).putClient)
 	w("DELETE", "/clients/{id}", (*rctx).deleteClient)
 	w("POST", "/clients/{id}/roles", func(rc *rctx) resp { return rc.postRole(true) })
-	w("PUT", "/clients/{id}/roles/{name}", func(rc *rctx) resp { return rc.putRole(true) })
-	w("DELETE", "/clients/{id}/roles/{name}", func(rc *rctx) resp { return rc.deleteRole(true) })
-	w("POST", "/clients/{id}/roles/{name}/composites", func(rc *rctx) resp { return rc.roleComposites(true, true) })
-	w("DELETE", "/clients/{id}/roles/{name}/composites", func(rc *rctx) resp { return rc.roleComposites(true, false) })
+	w("PUT", "/clients/{id}/roles/{name}", func(rc *rctx) resp { return rc.putRole(clientRoleNamed) })
+	w("DELETE", "/clients/{id}/roles/{name}", func(rc *rctx) resp { return rc.deleteRole(clientRoleNamed) })
+	w("POST", "/clients/{id}/roles/{name}/composites", func(rc *rctx) resp { return rc.roleComposites(clientRoleNamed, true) })
+	w("DELETE", "/clients/{id}/roles/{name}/composites", func(rc *rctx) resp { return rc.roleComposites(clientRoleNamed, false) })
 	w("PUT", "/events/config", (*rctx).putEventsConfig)
 	w("DELETE", "/events", func(rc *rctx) resp { return rc.clearEvents(false) })
 	w("DELETE", "/admin-events", func(rc *rctx) resp { return rc.clearEvents(true) })
 }
 
 func (rc *rctx) actor() actor { return sessionActor(rc.sess, remoteIP(rc.r)) }
+
+// Most writes act on one entity the path names, resolved together with the caller's right
+// to change it by a target function (managedUser, managedGroup, managedClient,
+// managedRole): which of the 404 and the 403 comes first differs by resource, so each
+// target keeps its own order. put and del are the shape the PUTs and DELETEs share:
+// resolve, decode the body (put), change, 204 No Content.
+
+// put resolves the entity, decodes the body into a B and applies it.
+func put[T, B any](rc *rctx, target func() (T, resp, bool), apply func(T, *B) error) resp {
+	x, r, ok := target()
+	if !ok {
+		return r
+	}
+	var b B
+	if r, ok := rc.decode(&b); !ok {
+		return r
+	}
+	return noContentOr(apply(x, &b))
+}
+
+// del resolves the entity and removes it.
+func del[T any](target func() (T, resp, bool), remove func(T) error) resp {
+	x, r, ok := target()
+	if !ok {
+		return r
+	}
+	return noContentOr(remove(x))
+}
+
+// noContentOr is 204 No Content, or the response for a failed mutation.
+func noContentOr(err error) resp {
+	if err != nil {
+		return toResp(err)
+	}
+	return noContent()
+}
+
+// managedUser resolves the {id} of a user write: manage-users first, then userByPath's
+// 404 or 403.
+func (rc *rctx) managedUser() (*user, resp, bool) {
+	if r, ok := rc.need(roleManageUsers); !ok {
+		return nil, r, false
+	}
+	return rc.userByPath()
+}
+
+// managedGroup resolves the {id} of a group write: manage-users first, then groupByPath.
+func (rc *rctx) managedGroup() (*group, resp, bool) {
+	if r, ok := rc.need(roleManageUsers); !ok {
+		return nil, r, false
+	}
+	return rc.groupByPath()
+}
+
+// managedClient resolves the {id} of a client write: manage-clients first, then
+// clientByPath.
+func (rc *rctx) managedClient() (*client, resp, bool) {
+	if r, ok := rc.need(roleManageClients); !ok {
+		return nil, r, false
+	}
+	return rc.clientByPath()
+}
 
 // decode reads a JSON body with the failures Keycloak shows: an empty or null body is an
 // unhandled exception (500), a syntax error "invalid_request" and a value of the wrong
@@ -186,44 +248,24 @@ func (rc *rctx) postUser() resp {
 
 // PUT /users/{id}: fields present in the body change, the others stay.
 func (rc *rctx) putUser() resp {
-	if r, ok := rc.need(roleManageUsers); !ok {
-		return r
-	}
-	u, r, ok := rc.userByPath()
-	if !ok {
-		return r
-	}
-	var b userBody
-	if r, ok := rc.decode(&b); !ok {
-		return r
-	}
-	in := inputOf(u)
-	b.applyTo(&in)
-	if err := rc.t.applyUserL(rc.realm, rc.actor(), u, in); err != nil {
-		return toResp(err)
-	}
-	return noContent()
+	return put(rc, rc.managedUser, func(u *user, b *userBody) error {
+		in := inputOf(u)
+		b.applyTo(&in)
+		return rc.t.applyUserL(rc.realm, rc.actor(), u, in)
+	})
 }
 
 // DELETE /users/{id}
 func (rc *rctx) deleteUser() resp {
-	if r, ok := rc.need(roleManageUsers); !ok {
-		return r
-	}
-	u, r, ok := rc.userByPath()
-	if !ok {
-		return r
-	}
-	rc.t.deleteUserL(rc.realm, rc.actor(), u)
-	return noContent()
+	return del(rc.managedUser, func(u *user) error {
+		rc.t.deleteUserL(rc.realm, rc.actor(), u)
+		return nil
+	})
 }
 
 // PUT /users/{id}/reset-password: an ACTION on users/{id}/reset-password.
 func (rc *rctx) resetPassword() resp {
-	if r, ok := rc.need(roleManageUsers); !ok {
-		return r
-	}
-	u, r, ok := rc.userByPath()
+	u, r, ok := rc.managedUser()
 	if !ok {
 		return r
 	}
@@ -241,10 +283,7 @@ func (rc *rctx) resetPassword() resp {
 
 // PUT|DELETE /users/{id}/groups/{group}
 func (rc *rctx) membership(join bool) resp {
-	if r, ok := rc.need(roleManageUsers); !ok {
-		return r
-	}
-	u, r, ok := rc.userByPath()
+	u, r, ok := rc.managedUser()
 	if !ok {
 		return r
 	}
@@ -295,10 +334,7 @@ func (rc *rctx) resolveRoles(bodies []roleBody, c *client) ([]*role, resp, bool)
 
 // POST|DELETE /users/{id}/role-mappings/realm and .../clients/{client}
 func (rc *rctx) roleMapping(clientScoped, add bool) resp {
-	if r, ok := rc.need(roleManageUsers); !ok {
-		return r
-	}
-	u, r, ok := rc.userByPath()
+	u, r, ok := rc.managedUser()
 	if !ok {
 		return r
 	}
@@ -354,11 +390,7 @@ func (rc *rctx) postGroup(child bool) resp {
 	if b.ID != nil && rc.realm.groups[*b.ID] != nil {
 		return badRequest("Moving groups is not supported by the twin")
 	}
-	var attrs map[string][]string
-	if b.Attributes != nil {
-		attrs = *b.Attributes
-	}
-	g, err := rc.t.createGroupL(rc.realm, rc.actor(), parent, deref(b.ID), deref(b.Name), deref(b.Description), attrs)
+	g, err := rc.t.createGroupL(rc.realm, rc.actor(), parent, deref(b.ID), deref(b.Name), deref(b.Description), deref(b.Attributes))
 	if err != nil {
 		return toResp(err)
 	}
@@ -373,47 +405,28 @@ func (rc *rctx) postGroup(child bool) resp {
 	return created("/admin/realms/" + rc.realm.name + "/groups/" + g.id)
 }
 
-func deref(s *string) string {
-	if s == nil {
-		return ""
+// deref is *p, or the zero value for a field the body left out.
+func deref[T any](p *T) T {
+	if p == nil {
+		var zero T
+		return zero
 	}
-	return *s
+	return *p
 }
 
 // PUT /groups/{id}
 func (rc *rctx) putGroup() resp {
-	if r, ok := rc.need(roleManageUsers); !ok {
-		return r
-	}
-	g, r, ok := rc.groupByPath()
-	if !ok {
-		return r
-	}
-	var b groupBody
-	if r, ok := rc.decode(&b); !ok {
-		return r
-	}
-	var attrs map[string][]string
-	if b.Attributes != nil {
-		attrs = *b.Attributes
-	}
-	if err := rc.t.updateGroupL(rc.realm, rc.actor(), g, b.Name, b.Description, attrs, b.Attributes != nil); err != nil {
-		return toResp(err)
-	}
-	return noContent()
+	return put(rc, rc.managedGroup, func(g *group, b *groupBody) error {
+		return rc.t.updateGroupL(rc.realm, rc.actor(), g, b.Name, b.Description, deref(b.Attributes), b.Attributes != nil)
+	})
 }
 
 // DELETE /groups/{id}
 func (rc *rctx) deleteGroup() resp {
-	if r, ok := rc.need(roleManageUsers); !ok {
-		return r
-	}
-	g, r, ok := rc.groupByPath()
-	if !ok {
-		return r
-	}
-	rc.t.deleteGroupL(rc.realm, rc.actor(), g)
-	return noContent()
+	return del(rc.managedGroup, func(g *group) error {
+		rc.t.deleteGroupL(rc.realm, rc.actor(), g)
+		return nil
+	})
 }
 
 func (rc *rctx) needRoleManage(clientScoped bool) (resp, bool) {
@@ -440,11 +453,7 @@ func (rc *rctx) postRole(clientScoped bool) resp {
 	if r, ok := rc.decode(&b); !ok {
 		return r
 	}
-	var attrs map[string][]string
-	if b.Attributes != nil {
-		attrs = *b.Attributes
-	}
-	x, err := rc.t.createRoleL(rc.realm, rc.actor(), c, deref(b.ID), deref(b.Name), deref(b.Description), attrs)
+	x, err := rc.t.createRoleL(rc.realm, rc.actor(), c, deref(b.ID), deref(b.Name), deref(b.Description), deref(b.Attributes))
 	if err != nil {
 		return toResp(err)
 	}
@@ -454,64 +463,72 @@ func (rc *rctx) postRole(clientScoped bool) resp {
 	return created("/admin/realms/" + rc.realm.name + "/roles/" + x.name)
 }
 
-func (rc *rctx) updateRole(x *role, path string) resp {
-	var b roleBody
-	if r, ok := rc.decode(&b); !ok {
-		return r
-	}
-	// A role PUT replaces: an omitted description or attribute map is cleared (unlike
-	// the merging user and client PUTs).
-	var attrs map[string][]string
-	if b.Attributes != nil {
-		attrs = *b.Attributes
-	}
-	desc := deref(b.Description)
-	if err := rc.t.updateRoleL(rc.realm, rc.actor(), x, path, b.Name, &desc, attrs, true); err != nil {
-		return toResp(err)
-	}
-	return noContent()
+// roleAt is how a role write's path names its role.
+type roleAt int
+
+const (
+	realmRoleNamed  roleAt = iota // /roles/{name}
+	clientRoleNamed               // /clients/{id}/roles/{name}
+	roleWithID                    // /roles-by-id/{id}
+)
+
+// roleTarget is the role a write changes and the resource path its admin event records.
+type roleTarget struct {
+	role *role
+	path string
 }
 
-// PUT /roles/{name} and /clients/{id}/roles/{name}
-func (rc *rctx) putRole(clientScoped bool) resp {
+// managedRole resolves a role write's role. By name, the container's manage role comes
+// first and the event path is the container's; by id, the role's 404 precedes the manage
+// role of its own container, and the event path is roles-by-id/{id}.
+func (rc *rctx) managedRole(at roleAt) (roleTarget, resp, bool) {
+	if at == roleWithID {
+		x, r, ok := rc.roleByID()
+		if !ok {
+			return roleTarget{}, r, false
+		}
+		if r, ok := rc.needRoleManage(x.client != nil); !ok {
+			return roleTarget{}, r, false
+		}
+		return roleTarget{x, "roles-by-id/" + x.id}, resp{}, true
+	}
+	clientScoped := at == clientRoleNamed
 	if r, ok := rc.needRoleManage(clientScoped); !ok {
-		return r
+		return roleTarget{}, r, false
 	}
 	x, r, ok := rc.roleByName(clientScoped)
 	if !ok {
-		return r
+		return roleTarget{}, r, false
 	}
-	return rc.updateRole(x, roleContainerPath(x))
+	return roleTarget{x, roleContainerPath(x)}, resp{}, true
 }
 
-// DELETE /roles/{name} and /clients/{id}/roles/{name}
-func (rc *rctx) deleteRole(clientScoped bool) resp {
-	if r, ok := rc.needRoleManage(clientScoped); !ok {
-		return r
-	}
-	x, r, ok := rc.roleByName(clientScoped)
+// PUT /roles/{name}, /clients/{id}/roles/{name} and /roles-by-id/{id}
+func (rc *rctx) putRole(at roleAt) resp {
+	target := func() (roleTarget, resp, bool) { return rc.managedRole(at) }
+	return put(rc, target, func(x roleTarget, b *roleBody) error {
+		// A role PUT replaces: an omitted description or attribute map is cleared
+		// (unlike the merging user and client PUTs).
+		desc := deref(b.Description)
+		return rc.t.updateRoleL(rc.realm, rc.actor(), x.role, x.path, b.Name, &desc, deref(b.Attributes), true)
+	})
+}
+
+// DELETE /roles/{name}, /clients/{id}/roles/{name} and /roles-by-id/{id}
+func (rc *rctx) deleteRole(at roleAt) resp {
+	target := func() (roleTarget, resp, bool) { return rc.managedRole(at) }
+	return del(target, func(x roleTarget) error {
+		return rc.t.deleteRoleL(rc.realm, rc.actor(), x.role, x.path)
+	})
+}
+
+// POST|DELETE /roles/{name}/composites, /clients/{id}/roles/{name}/composites and
+// /roles-by-id/{id}/composites
+func (rc *rctx) roleComposites(at roleAt, add bool) resp {
+	x, r, ok := rc.managedRole(at)
 	if !ok {
 		return r
 	}
-	if err := rc.t.deleteRoleL(rc.realm, rc.actor(), x, roleContainerPath(x)); err != nil {
-		return toResp(err)
-	}
-	return noContent()
-}
-
-// POST|DELETE /roles/{name}/composites and /clients/{id}/roles/{name}/composites
-func (rc *rctx) roleComposites(clientScoped, add bool) resp {
-	if r, ok := rc.needRoleManage(clientScoped); !ok {
-		return r
-	}
-	x, r, ok := rc.roleByName(clientScoped)
-	if !ok {
-		return r
-	}
-	return rc.changeComposites(x, roleContainerPath(x), add)
-}
-
-func (rc *rctx) changeComposites(x *role, path string, add bool) resp {
 	var bodies []roleBody
 	if r, ok := rc.decodeArray(&bodies); !ok {
 		return r
@@ -527,51 +544,8 @@ func (rc *rctx) changeComposites(x *role, path string, add bool) resp {
 		}
 		children = append(children, c)
 	}
-	rc.t.compositesL(rc.realm, rc.actor(), x, path, children, add)
+	rc.t.compositesL(rc.realm, rc.actor(), x.role, x.path, children, add)
 	return noContent()
-}
-
-func (rc *rctx) needRoleByIDManage(x *role) (resp, bool) {
-	return rc.needRoleManage(x.client != nil)
-}
-
-// PUT /roles-by-id/{id}
-func (rc *rctx) putRoleByID() resp {
-	x, r, ok := rc.roleByID()
-	if !ok {
-		return r
-	}
-	if r, ok := rc.needRoleByIDManage(x); !ok {
-		return r
-	}
-	return rc.updateRole(x, "roles-by-id/"+x.id)
-}
-
-// DELETE /roles-by-id/{id}
-func (rc *rctx) deleteRoleByID() resp {
-	x, r, ok := rc.roleByID()
-	if !ok {
-		return r
-	}
-	if r, ok := rc.needRoleByIDManage(x); !ok {
-		return r
-	}
-	if err := rc.t.deleteRoleL(rc.realm, rc.actor(), x, "roles-by-id/"+x.id); err != nil {
-		return toResp(err)
-	}
-	return noContent()
-}
-
-// POST|DELETE /roles-by-id/{id}/composites
-func (rc *rctx) roleByIDComposites(add bool) resp {
-	x, r, ok := rc.roleByID()
-	if !ok {
-		return r
-	}
-	if r, ok := rc.needRoleByIDManage(x); !ok {
-		return r
-	}
-	return rc.changeComposites(x, "roles-by-id/"+x.id, add)
 }
 
 type clientBody struct {
@@ -645,38 +619,18 @@ func (rc *rctx) postClient() resp {
 
 // PUT /clients/{id}
 func (rc *rctx) putClient() resp {
-	if r, ok := rc.need(roleManageClients); !ok {
-		return r
-	}
-	c, r, ok := rc.clientByPath()
-	if !ok {
-		return r
-	}
-	var b clientBody
-	if r, ok := rc.decode(&b); !ok {
-		return r
-	}
-	in := clientInputOf(c)
-	b.applyTo(&in)
-	if err := rc.t.applyClientL(rc.realm, rc.actor(), c, in); err != nil {
-		return toResp(err)
-	}
-	return noContent()
+	return put(rc, rc.managedClient, func(c *client, b *clientBody) error {
+		in := clientInputOf(c)
+		b.applyTo(&in)
+		return rc.t.applyClientL(rc.realm, rc.actor(), c, in)
+	})
 }
 
 // DELETE /clients/{id}
 func (rc *rctx) deleteClient() resp {
-	if r, ok := rc.need(roleManageClients); !ok {
-		return r
-	}
-	c, r, ok := rc.clientByPath()
-	if !ok {
-		return r
-	}
-	if err := rc.t.deleteClientL(rc.realm, rc.actor(), c); err != nil {
-		return toResp(err)
-	}
-	return noContent()
+	return del(rc.managedClient, func(c *client) error {
+		return rc.t.deleteClientL(rc.realm, rc.actor(), c)
+	})
 }
 
 type eventsConfigBody struct {
