@@ -81,7 +81,17 @@ func Entities(d kctwin.RealmDump, version string) Tables {
 		ts.put(schemas.Group, schemas.Row{"id": g.ID, "name": g.Name, "path": g.Path, "parent_id": opt(g.ParentID),
 			"description": desc})
 	}
+	saOn := map[string]bool{} // OAuth clientId → service accounts enabled
+	for _, c := range d.Clients {
+		saOn[c.ClientID] = c.ServiceAccountsEnabled
+	}
 	for _, u := range d.Users {
+		// Keycloak keeps a service-account user when its client's service accounts are
+		// switched off, but no longer says whose it is: the column is null then.
+		sa := u.ServiceAccountClientID
+		if !saOn[sa] {
+			sa = ""
+		}
 		var created any
 		if u.CreatedTimestamp != 0 {
 			created = time.UnixMilli(u.CreatedTimestamp).UTC()
@@ -89,7 +99,7 @@ func Entities(d kctwin.RealmDump, version string) Tables {
 		ts.put(schemas.User, schemas.Row{"id": u.ID, "username": u.Username, "email": opt(u.Email),
 			"first_name": opt(u.FirstName), "last_name": opt(u.LastName), "enabled": u.Enabled,
 			"email_verified": u.EmailVerified, "created_timestamp": created,
-			"service_account_client_id": opt(u.ServiceAccountClientID), "federation_link": opt(u.FederationLink)})
+			"service_account_client_id": opt(sa), "federation_link": opt(u.FederationLink)})
 		for k, vs := range u.Attributes {
 			for _, v := range vs {
 				ts.put(schemas.UserAttribute, schemas.Row{"user_id": u.ID, "attribute_key": k, "attribute_value": v})

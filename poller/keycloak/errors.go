@@ -107,6 +107,15 @@ func IsNotFound(err error) bool {
 	return strings.Contains(msg, "not found") || strings.Contains(msg, "could not find")
 }
 
+// IsNoServiceAccount reports Keycloak's 400 for the service-account user of a client
+// whose service accounts are off ("Service account not enabled for the client …"): the
+// client has no such user, as when it was switched off after the client was listed.
+func IsNoServiceAccount(err error) bool {
+	var s *StatusError
+	return errors.As(err, &s) && s.Status == http.StatusBadRequest &&
+		strings.Contains(strings.ToLower(s.KCError+" "+s.Description), "service account not enabled")
+}
+
 // IsForbidden reports whether err is a 403.
 func IsForbidden(err error) bool {
 	var f *ForbiddenError

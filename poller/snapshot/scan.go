@@ -121,7 +121,7 @@ func (s *Scanner) clientsTask(defs *definitions) task {
 func (s *Scanner) serviceAccountTask(defs *definitions, c keycloak.ClientRep) task {
 	return func(ctx context.Context, w *worker) error {
 		u, err := s.kc.ServiceAccountUser(ctx, s.realm, c.ID)
-		if keycloak.IsNotFound(err) {
+		if keycloak.IsNotFound(err) || keycloak.IsNoServiceAccount(err) {
 			return nil // the client went away or lost its service account meanwhile
 		}
 		if err != nil {

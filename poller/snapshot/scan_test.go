@@ -465,3 +465,45 @@ func TestServerIgnoringFirstFailsTheScan(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// A client whose service accounts are switched off between the client listing and the
+// lookup of its service-account user (Keycloak answers 400 "Service account not enabled")
+// does not fail the scan: it has no service-account user, as if it had been listed so.
+func TestServiceAccountSwitchedOffDuringScan(t *testing.T) {
+	f := newFixture(t, "26.2", "name=acme,users=20,groups=3,roles=3,clients=2,events=0,admin-events=0,seed=5")
+	id, err := f.twin.CreateClient(f.realm, kctwin.ClientInput{ClientID: "batch-job", Enabled: true, ServiceAccountsEnabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var flipped atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.twin.ServeHTTP(w, r)
+		if strings.HasSuffix(r.URL.Path, "/clients") && !flipped.Swap(true) {
+			if err := f.twin.UpdateClient(f.realm, id, func(in *kctwin.ClientInput) { in.ServiceAccountsEnabled = false }); err != nil {
+				t.Error(err)
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	cred, _ := f.twin.PollerCredentials(f.realm)
+	f.kc, err = keycloak.New(&http.Client{Timeout: 10 * time.Second}, keycloak.Config{URL: srv.URL, ClientID: cred.ClientID,
+		ClientSecret: keycloak.Secret(cred.ClientSecret)}, keycloak.Retries(0, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := newMemTopics(t)
+	s := f.scanner(t)
+	if _, err := s.Scan(context.Background(), m); err != nil {
+		t.Fatalf("scan: %v", err)
+	}
+	if !flipped.Load() {
+		t.Fatal("the client listing was not seen: the test did not switch the service account off")
+	}
+	// The admin event of the change brings the client row up to date.
+	var h Hints
+	h.AdminEvent("UPDATE", "CLIENT", "clients/"+id)
+	if _, err := s.Refresh(context.Background(), &h, m); err != nil {
+		t.Fatal(err)
+	}
+	f.checkEqual(t, m.tables)
+}
