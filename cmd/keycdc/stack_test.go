@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -241,19 +242,21 @@ func (s *stack) diff(realm string, c contents) string {
 		"admin_event": {expected.WithoutID(wantAdm), expected.WithoutID(c.adminEvents)},
 	} {
 		w, g := pair[0], pair[1]
-		bad := 0
+		var bad []string
 		for k, n := range w {
 			if g[k] != n {
-				bad++
+				bad = append(bad, fmt.Sprintf("%dx want, %dx got: %s", n, g[k], k))
 			}
 		}
-		for k := range g {
+		for k, n := range g {
 			if _, ok := w[k]; !ok {
-				bad++
+				bad = append(bad, fmt.Sprintf("0x want, %dx got: %s", n, k))
 			}
 		}
-		if bad > 0 {
-			add(fmt.Sprintf("%d %s contents differ from the twin's (%d want, %d got)", bad, name, len(w), len(g)))
+		if len(bad) > 0 {
+			sort.Strings(bad)
+			add(fmt.Sprintf("%d %s contents differ from the twin's (%d want, %d got), e.g.\n  %s", len(bad), name, len(w), len(g),
+				strings.Join(bad[:min(len(bad), 5)], "\n  ")))
 		}
 	}
 	return strings.Join(out, "\n")
