@@ -211,6 +211,20 @@ func (t *Twin) RenameGroup(realmName, id, name string) error {
 	})
 }
 
+// MoveGroup moves a group, with its subtree and memberships, under parentID ("" for the
+// top level), as an admin's POST of its id to /groups or /groups/{parent}/children does.
+func (t *Twin) MoveGroup(realmName, id, parentID string) error {
+	return mutateOne(t, "move group", realmName, findGroup, id, func(rm *realm, a actor, g *group) error {
+		var parent *group
+		if parentID != "" {
+			if parent = rm.groups[parentID]; parent == nil {
+				return errNotFound("Could not find group by id")
+			}
+		}
+		return t.moveGroupL(rm, a, g, parent)
+	})
+}
+
 // DeleteGroup deletes a group and its subgroups (DELETE /groups/{id}).
 func (t *Twin) DeleteGroup(realmName, id string) error {
 	return mutateOne(t, "delete group", realmName, findGroup, id, func(rm *realm, a actor, g *group) error {

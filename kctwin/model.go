@@ -337,6 +337,15 @@ func (rm *realm) renameGroup(g *group, name string) {
 	*s = insertGroup(*s, g)
 }
 
+// moveGroup puts g, with its subtree and memberships, under parent (nil: the top level).
+func (rm *realm) moveGroup(g, parent *group) {
+	s := rm.siblings(g)
+	*s = without(*s, g)
+	g.parent = parent
+	s = rm.siblings(g)
+	*s = insertGroup(*s, g)
+}
+
 // deleteGroup removes g and its whole subtree, with every membership in it.
 func (rm *realm) deleteGroup(g *group) {
 	for _, c := range slices.Clone(g.children) {

@@ -367,6 +367,39 @@ func (t *Twin) createGroupL(rm *realm, a actor, parent *group, id, name, desc st
 	return g, nil
 }
 
+// moveGroupL moves an existing group under parent (nil: the top level), as a POST of its
+// id to /groups or /groups/{parent}/children does. Keycloak records an UPDATE whose path
+// is the request's, without the moved group's id (GroupsResource.addTopLevelGroup,
+// GroupResource.addChild).
+func (t *Twin) moveGroupL(rm *realm, a actor, g, parent *group) error {
+	for p := parent; p != nil; p = p.parent {
+		if p == g {
+			return errInvalid("Cannot move a group under itself or one of its subgroups")
+		}
+	}
+	if g.parent != parent {
+		siblings := rm.top
+		if parent != nil {
+			siblings = parent.children
+		}
+		for _, s := range siblings {
+			if s.name == g.name {
+				if parent == nil {
+					return errConflict("Top level group named '" + g.name + "' already exists.")
+				}
+				return errConflict("Sibling group named '" + g.name + "' already exists.")
+			}
+		}
+		rm.moveGroup(g, parent)
+	}
+	path := "groups"
+	if parent != nil {
+		path = "groups/" + parent.id + "/children"
+	}
+	t.adminEventLocked(rm, a, "UPDATE", "GROUP", path, groupEventRep(g))
+	return nil
+}
+
 func (t *Twin) updateGroupL(rm *realm, a actor, g *group, name *string, desc *string, attrs map[string][]string, setAttrs bool) error {
 	if name != nil && *name != g.name {
 		if strings.TrimSpace(*name) == "" {

@@ -387,8 +387,20 @@ func (rc *rctx) postGroup(child bool) resp {
 	if r, ok := rc.decode(&b); !ok {
 		return r
 	}
-	if b.ID != nil && rc.realm.groups[*b.ID] != nil {
-		return badRequest("Moving groups is not supported by the twin")
+	if b.ID != nil {
+		// An id names an existing group to move here (GroupsResource.addTopLevelGroup,
+		// GroupResource.addChild): 204, and an UPDATE admin event.
+		g := rc.realm.groups[*b.ID]
+		if g == nil {
+			return notFound("Could not find child by id")
+		}
+		if strings.TrimSpace(deref(b.Name)) == "" {
+			return badRequest("Group name is missing")
+		}
+		if err := rc.t.moveGroupL(rc.realm, rc.actor(), g, parent); err != nil {
+			return toResp(err)
+		}
+		return noContent()
 	}
 	g, err := rc.t.createGroupL(rc.realm, rc.actor(), parent, deref(b.ID), deref(b.Name), deref(b.Description), deref(b.Attributes))
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -402,5 +403,59 @@ func TestEventExpiration(t *testing.T) {
 	d, _ := e.tw.DumpRealm("acme")
 	if len(d.AdminEvents) != 1 || d.AdminEvents[0].ResourcePath != "users/y" {
 		t.Fatalf("admin events after cleanup: %+v", d.AdminEvents)
+	}
+}
+
+// A POST of an existing group's id to /groups or /groups/{parent}/children moves it with
+// its subtree and members, answers 204 and records an UPDATE whose path is the request's
+// (no id in it); an unknown id is a 404, a move under its own subtree a 400.
+func TestMoveGroup(t *testing.T) {
+	for _, v := range versions {
+		t.Run(v, func(t *testing.T) {
+			e := newEnv(t, v, loadAcme(t))
+			ops, err := e.tw.CreateGroup("acme", "", "Ops")
+			if err != nil {
+				t.Fatal(err)
+			}
+			oncall, err := e.tw.CreateGroup("acme", ops, "oncall")
+			if err != nil {
+				t.Fatal(err)
+			}
+			night, err := e.tw.CreateGroup("acme", oncall, "night")
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.clock.Advance(time.Millisecond) // admin events are read back in (time, id) order
+			d, _ := e.tw.DumpRealm("acme")
+			before := len(d.AdminEvents)
+			eng, _ := e.tw.GroupID("acme", "/Engineering")
+			base := "/admin/realms/acme/groups"
+			if st, body, _ := e.do("POST", base+"/"+eng+"/children", e.admin, map[string]string{"id": oncall, "name": "oncall"}); st != 204 {
+				t.Fatalf("move under Engineering: %d %s", st, body)
+			}
+			if id, _ := e.tw.GroupID("acme", "/Engineering/oncall/night"); id != night {
+				t.Fatalf("the subtree did not move: %q", id)
+			}
+			e.clock.Advance(time.Millisecond)
+			if st, body, _ := e.do("POST", base, e.admin, map[string]string{"id": oncall, "name": "oncall"}); st != 204 {
+				t.Fatalf("move to the top level: %d %s", st, body)
+			}
+			if id, _ := e.tw.GroupID("acme", "/oncall/night"); id != night {
+				t.Fatalf("the subtree did not move to the top level: %q", id)
+			}
+			st, body, _ := e.do("POST", base+"/"+night+"/children", e.admin, map[string]string{"id": oncall, "name": "oncall"})
+			if st != 400 {
+				t.Fatalf("move under its own subgroup: %d %s", st, body)
+			}
+			st, body, _ = e.do("POST", base, e.admin, map[string]string{"id": "00000000-0000-0000-0000-000000000000", "name": "x"})
+			if st != 404 || !strings.Contains(string(body), "Could not find child by id") {
+				t.Fatalf("unknown id: %d %s", st, body)
+			}
+			got := paths(adminEventsAfter(t, e.tw, before))
+			want := []string{"UPDATE GROUP groups/" + eng + "/children", "UPDATE GROUP groups"}
+			if !slices.Equal(got, want) {
+				t.Fatalf("admin events %q, want %q", got, want)
+			}
+		})
 	}
 }

@@ -19,6 +19,7 @@ type Hints struct {
 	memberships map[[2]string]bool // (user, group)
 	groups      map[string]bool
 	children    map[string]bool // parents whose list of children changed
+	topLevel    bool            // a group moved to the top level
 	definitions bool            // clients or roles changed: run a definitions pass
 }
 
@@ -42,7 +43,8 @@ func (h *Hints) user(id string, what userHint) {
 
 // Empty reports whether there is nothing to refresh.
 func (h *Hints) Empty() bool {
-	return len(h.users) == 0 && len(h.memberships) == 0 && len(h.groups) == 0 && len(h.children) == 0 && !h.definitions
+	return len(h.users) == 0 && len(h.memberships) == 0 && len(h.groups) == 0 && len(h.children) == 0 && !h.definitions &&
+		!h.topLevel
 }
 
 func (h *Hints) membership(user, group string) {
@@ -95,6 +97,10 @@ func (h *Hints) AdminEvent(operationType, resourceType, resourcePath string) {
 			h.user(at(1), hintRoles)
 		}
 	case "GROUP":
+		if at(0) == "groups" && at(1) == "" {
+			// A group moved to the top level: Keycloak records the bare listing path.
+			h.topLevel = true
+		}
 		if at(0) == "groups" && at(1) != "" {
 			if at(2) == "children" {
 				h.child(at(1))
@@ -162,6 +168,9 @@ func (s *Scanner) Refresh(ctx context.Context, h *Hints, c committer) (Stats, er
 	}
 	for p := range h.children {
 		seed = append(seed, s.childrenTask(p, false))
+	}
+	if h.topLevel {
+		seed = append(seed, s.movedToTopTask())
 	}
 	d.stats.Lookups += len(seed)
 	if len(seed) > 0 {
@@ -337,6 +346,42 @@ func (s *Scanner) refreshGroupTask(id string) task {
 			return fmt.Errorf("refresh group %s: %w", id, err)
 		}
 		return s.emitGroups(ctx, w, []keycloak.Group{g}, "", false)
+	}
+}
+
+// movedToTopTask lists the top-level groups and refreshes those the image has under a
+// parent, with their subtrees (whose paths changed): Keycloak's admin event of a move to
+// the top level names no group.
+func (s *Scanner) movedToTopTask() task {
+	return func(ctx context.Context, w *worker) error {
+		groups, err := s.kc.Groups(ctx, s.realm, 0, 0)
+		if err != nil {
+			return fmt.Errorf("top-level groups: %w", err)
+		}
+		// The image's parent links are read in the diff loop.
+		moved := make(chan []keycloak.Group, 1)
+		err = w.emit(ctx, frag{late: func(s *Scanner) []part {
+			var out []keycloak.Group
+			for _, g := range groups {
+				if p, ok := s.groupParent[g.ID]; ok && p != "" {
+					out = append(out, g)
+				}
+			}
+			moved <- out
+			return nil
+		}})
+		if err != nil {
+			return err
+		}
+		select {
+		case gs := <-moved:
+			if len(gs) == 0 {
+				return nil
+			}
+			return s.emitGroups(ctx, w, gs, "", false)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 }
 

@@ -76,3 +76,43 @@ func TestMovedChildSurvivesParentDeleteInOneBatch(t *testing.T) {
 		f.checkEqual(t, m.tables)
 	}
 }
+
+// Moves arrive as admin events that do not name the moved group when it goes to the top
+// level (UPDATE GROUP "groups"), and name the new parent's children when it goes under a
+// group; either way the moved group and its subtree get their new parent and paths, and
+// keep their members.
+func TestGroupMovesFollowTheirAdminEvents(t *testing.T) {
+	f := newFixture(t, "26.2", "name=acme,users=8,groups=0,roles=1,clients=1,events=0,admin-events=0,seed=4")
+	a, _ := f.twin.CreateGroup(f.realm, "", "A")
+	b, _ := f.twin.CreateGroup(f.realm, a, "B")
+	c, _ := f.twin.CreateGroup(f.realm, b, "C")
+	other, _ := f.twin.CreateGroup(f.realm, "", "Other")
+	d, _ := f.twin.DumpRealm(f.realm)
+	for _, g := range []string{b, c} {
+		if err := f.twin.JoinGroup(f.realm, d.Users[1].ID, g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := newMemTopics(t)
+	s := f.scanner(t)
+	if _, err := s.Scan(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	for _, mv := range []struct{ parent, path string }{{"", "groups"}, {other, "groups/" + other + "/children"}, {"", "groups"}} {
+		if err := f.twin.MoveGroup(f.realm, b, mv.parent); err != nil {
+			t.Fatal(err)
+		}
+		var h Hints
+		h.AdminEvent("UPDATE", "GROUP", mv.path)
+		if h.Empty() {
+			t.Fatalf("admin event UPDATE GROUP %s gave no hint", mv.path)
+		}
+		if _, err := s.Refresh(context.Background(), &h, m); err != nil {
+			t.Fatal(err)
+		}
+		f.checkEqual(t, m.tables)
+		if t.Failed() {
+			t.Fatalf("after the move to %q", mv.path)
+		}
+	}
+}
