@@ -68,8 +68,12 @@ func TestTwinServesUntilCancelled(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if !strings.Contains(out.String(), "realm acme: url "+base+" realm acme client-id keycdc client-secret s3cret") {
-		t.Fatalf("credentials not printed: %s", out.String())
+	// The credentials follow the start-up line.
+	for !strings.Contains(out.String(), "realm acme: url "+base+" realm acme client-id keycdc client-secret s3cret") {
+		if time.Now().After(deadline) {
+			t.Fatalf("credentials not printed: %s", out.String())
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 	resp, err := hc.PostForm(base+"/realms/acme/protocol/openid-connect/token",
 		url.Values{"grant_type": {"client_credentials"}, "client_id": {"keycdc"}, "client_secret": {"s3cret"}})
