@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"testing"
 	"time"
 
@@ -54,13 +53,7 @@ func waitRunning(t *testing.T, done <-chan error, what string, cond func() bool)
 // tell whether another instance came.
 func TestFailedSessionIsNotFencing(t *testing.T) {
 	h := newHarness(t, time.Now)
-	cred, _ := h.twin.PollerCredentials(h.realm)
-	kc, err := keycloak.New(&http.Client{Timeout: 10 * time.Second}, keycloak.Config{URL: h.url, ClientID: cred.ClientID,
-		ClientSecret: keycloak.Secret(cred.ClientSecret)}, keycloak.Retries(0, 0, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.kc = kc
+	h.useKeycloak(nil, keycloak.Retries(0, 0, 0))
 	p := h.poller(Config{PollInterval: 50 * time.Millisecond, FullScanInterval: time.Hour})
 	done := runPoller(t, p)
 	waitRunning(t, done, "a cycle", func() bool { return !p.Status().LastCycle.IsZero() })

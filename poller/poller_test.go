@@ -149,6 +149,28 @@ func (h *harness) poller(cfg Config, opts ...Option) *Poller {
 	return p
 }
 
+// useKeycloak replaces the harness's Keycloak client with one built with opts that reaches
+// the twin through a server calling observe (when not nil) with every request first.
+func (h *harness) useKeycloak(observe func(*http.Request), opts ...keycloak.Option) {
+	h.t.Helper()
+	url := h.url
+	if observe != nil {
+		ks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			observe(r)
+			h.twin.ServeHTTP(w, r)
+		}))
+		h.t.Cleanup(ks.Close)
+		url = ks.URL
+	}
+	cred, _ := h.twin.PollerCredentials(h.realm)
+	kc, err := keycloak.New(&http.Client{Timeout: 10 * time.Second}, keycloak.Config{URL: url, ClientID: cred.ClientID,
+		ClientSecret: keycloak.Secret(cred.ClientSecret)}, opts...)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.kc = kc
+}
+
 // userRows reads the user topic back: id → username.
 func (h *harness) userRows() map[string]string {
 	h.t.Helper()

@@ -3,13 +3,11 @@ package poller
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/keycdc/keycdc/poller/keycloak"
 	"github.com/keycdc/keycdc/schemas"
 )
 
@@ -19,7 +17,7 @@ import (
 func TestEventTablesOnlyReadNoEntities(t *testing.T) {
 	h := newHarness(t, time.Now)
 	var entityCalls, eventCalls atomic.Int64
-	ks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h.useKeycloak(func(r *http.Request) {
 		if p := r.URL.Path; strings.Contains(p, "/admin/realms/") {
 			if strings.Contains(p, "events") {
 				eventCalls.Add(1)
@@ -27,16 +25,7 @@ func TestEventTablesOnlyReadNoEntities(t *testing.T) {
 				entityCalls.Add(1)
 			}
 		}
-		h.twin.ServeHTTP(w, r)
-	}))
-	t.Cleanup(ks.Close)
-	cred, _ := h.twin.PollerCredentials(h.realm)
-	kc, err := keycloak.New(&http.Client{Timeout: 10 * time.Second}, keycloak.Config{URL: ks.URL, ClientID: cred.ClientID,
-		ClientSecret: keycloak.Secret(cred.ClientSecret)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.kc = kc
+	})
 	p := h.poller(Config{Once: true, Tables: []*schemas.Table{schemas.Event, schemas.AdminEvent}})
 	if err := p.Run(context.Background()); err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package poller
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -24,24 +23,16 @@ import (
 func TestCycleIsOneTrace(t *testing.T) {
 	h := newHarness(t, time.Now)
 	var withParent, requests atomic.Int64
-	ks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	defer tp.Shutdown(context.Background())
+	h.useKeycloak(func(r *http.Request) {
 		requests.Add(1)
 		if r.Header.Get("traceparent") != "" {
 			withParent.Add(1)
 		}
-		h.twin.ServeHTTP(w, r)
-	}))
-	defer ks.Close()
-	rec := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	defer tp.Shutdown(context.Background())
+	}, keycloak.TracerProvider(tp))
 	cred, _ := h.twin.PollerCredentials(h.realm)
-	kc, err := keycloak.New(&http.Client{Timeout: 10 * time.Second}, keycloak.Config{URL: ks.URL, ClientID: cred.ClientID,
-		ClientSecret: keycloak.Secret(cred.ClientSecret)}, keycloak.TracerProvider(tp))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.kc = kc
 	if err := h.poller(Config{Once: true}, TracerProvider(tp)).Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
